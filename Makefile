@@ -1,0 +1,39 @@
+# docent: `make demo` installs and runs the sample job; `make test` installs and runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.docent-installed
+DEMO_DATA ?= .demo-data
+UNSTRUCTURED_INFERENCE := unstructured-inference==1.6.14
+
+.PHONY: install demo test lock clean
+
+$(STAMP): requirements.lock pyproject.toml vendor/en_core_web_sm/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . ./vendor/en_core_web_sm
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	DOCENT_DATA_DIR=$(DEMO_DATA) $(BIN)/docent ingest samples/handbook
+	DOCENT_DATA_DIR=$(DEMO_DATA) $(BIN)/docent ask \
+		"How many days per week can employees work remotely?" \
+		"Within how many days must expense reports be submitted?" \
+		"What is the minimum length of a password?"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Re-resolve requirements.in in a scratch environment and write requirements.lock.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -r requirements.in
+	.lock-venv/bin/pip install --no-deps $(UNSTRUCTURED_INFERENCE)
+	{ sed -n '1,3p' requirements.lock; .lock-venv/bin/pip freeze --all | grep -v '^pip=='; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) $(DEMO_DATA)

@@ -1,0 +1,219 @@
+"""Turn files into text elements with unstructured, locally and offline."""
+
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from haystack import Document, component, logging
+
+from components.errors import UnreadableFileError
+
+logger = logging.getLogger(__name__)
+
+# Extension -> (MIME type handed to unstructured, name shown to people). The MIME type is given
+# explicitly so that a file is read as what its name claims: a text file renamed to .docx is
+# reported as a broken DOCX instead of being ingested as something else.
+SUPPORTED_TYPES: dict[str, tuple[str, str]] = {
+    ".pdf": ("application/pdf", "PDF"),
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "DOCX"),
+    ".pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", "PPTX"),
+    ".xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "XLSX"),
+    ".md": ("text/markdown", "Markdown"),
+    ".markdown": ("text/markdown", "Markdown"),
+    ".html": ("text/html", "HTML"),
+    ".htm": ("text/html", "HTML"),
+    ".eml": ("message/rfc822", "email"),
+    ".msg": ("application/vnd.ms-outlook", "Outlook message"),
+    ".epub": ("application/epub", "EPUB"),
+    ".odt": ("application/vnd.oasis.opendocument.text", "ODT"),
+    ".rtf": ("text/rtf", "RTF"),
+    ".csv": ("text/csv", "CSV"),
+    ".tsv": ("text/tsv", "TSV"),
+    ".txt": ("text/plain", "text"),
+    ".text": ("text/plain", "text"),
+    ".rst": ("text/x-rst", "reStructuredText"),
+    ".org": ("text/org", "Org"),
+}
+
+_ZIP_BASED = {".docx", ".pptx", ".xlsx", ".epub", ".odt"}
+# Markdown's attribute lists ("## Install { #install }") are markup, not title text.
+_HEADING_ATTRIBUTES = re.compile(r"\s*\{\s*[#.][^{}]*\}\s*$")
+
+
+def check_supported(path: Path) -> None:
+    """Raise `UnreadableFileError` unless `path` has an extension docent can parse."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_TYPES:
+        kinds = ", ".join(sorted(SUPPORTED_TYPES))
+        what = f"'{suffix}'" if suffix else "files without an extension"
+        raise UnreadableFileError(
+            str(path), f"unsupported file type {what}; docent reads {kinds}"
+        )
+
+
+@component
+class UnstructuredConverter:
+    """Partition files into text elements with unstructured, one Document per element.
+
+    Elements keep their order and carry `source`, `file_type`, `category` (Title, NarrativeText,
+    ListItem, Table, ...), `title_depth` for titles and `page_number` where the format has pages.
+    A file that cannot be read goes to `failures` with a plain-language reason; the others go on.
+
+    Usage:
+    ```python
+    converter = UnstructuredConverter()
+    result = converter.run(sources=["handbook/policy.pdf"])
+    result["documents"][0].meta["category"]   # "Title"
+    result["failures"]                         # [{"source": ..., "reason": ...}]
+    ```
+    """
+
+    def __init__(self, *, pdf_strategy: str = "fast", languages: list[str] | None = None) -> None:
+        """Create the converter.
+
+        :param pdf_strategy: unstructured's PDF strategy; only "fast" works without OCR models.
+        :param languages: ISO 639-3 codes of the documents' languages, e.g. ["eng"].
+        """
+        if pdf_strategy != "fast":
+            raise ValueError(f"pdf_strategy must be 'fast' (got {pdf_strategy!r})")
+        self.pdf_strategy = pdf_strategy
+        self.languages = list(languages or ["eng"])
+
+    @component.output_types(documents=list[Document], failures=list[dict[str, str]])
+    def run(self, sources: list[str | Path]) -> dict[str, Any]:
+        """Partition each source file.
+
+        :param sources: paths of files to read.
+        :returns: `documents`, the elements of every readable file in order, and `failures`,
+            one `{"source", "reason"}` per file that could not be read.
+        """
+        documents: list[Document] = []
+        failures: list[dict[str, str]] = []
+        for source in sources:
+            path = Path(source).resolve()
+            try:
+                documents.extend(self._convert(path))
+            except UnreadableFileError as e:
+                logger.info("Skipping {source}: {reason}", source=e.path, reason=e.reason)
+                failures.append({"source": e.path, "reason": e.reason})
+        return {"documents": documents, "failures": failures}
+
+    def _convert(self, path: Path) -> list[Document]:
+        check_supported(path)
+        suffix = path.suffix.lower()
+        mime_type, kind = SUPPORTED_TYPES[suffix]
+        try:
+            size = path.stat().st_size
+        except OSError as e:
+            raise UnreadableFileError(str(path), f"cannot be opened: {e.strerror}") from e
+        if size == 0:
+            raise UnreadableFileError(str(path), "the file is empty (0 bytes)")
+        if suffix == ".pdf":
+            _check_pdf(path)
+        if suffix in _ZIP_BASED and not zipfile.is_zipfile(path):
+            raise UnreadableFileError(
+                str(path),
+                f"not a valid {kind} file: a {kind} file is a ZIP package and this one is not "
+                "(was it renamed from another format?)",
+            )
+        elements = self._partition(path, mime_type, kind)
+        if suffix == ".pdf":
+            _promote_pdf_headings(elements)
+        documents = []
+        for index, element in enumerate(elements):
+            text = (element.text or "").strip()
+            if element.category == "Title":
+                text = _HEADING_ATTRIBUTES.sub("", text)
+            if not text:
+                continue
+            meta: dict[str, Any] = {
+                "source": str(path),
+                "file_type": suffix.lstrip("."),
+                "category": element.category,
+                "element_index": index,
+            }
+            page = getattr(element.metadata, "page_number", None)
+            if page is not None:
+                meta["page_number"] = page
+            depth = getattr(element.metadata, "category_depth", None)
+            if element.category == "Title":
+                meta["title_depth"] = depth or 0
+            documents.append(Document(content=text, meta=meta))
+        if not documents:
+            raise UnreadableFileError(
+                str(path),
+                f"no text could be extracted from this {kind} file (it may hold only images, "
+                "or be damaged)",
+            )
+        return documents
+
+    def _partition(self, path: Path, mime_type: str, kind: str) -> list[Any]:
+        from unstructured.partition.auto import partition
+
+        try:
+            return partition(
+                filename=str(path),
+                content_type=mime_type,
+                strategy=self.pdf_strategy,
+                languages=self.languages,
+            )
+        # unstructured raises whatever its format library raises for a damaged file
+        # (KeyError, ValueError, lxml and zip errors, ...); each becomes a per-file failure.
+        except Exception as e:  # noqa: BLE001
+            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UnreadableFileError(
+                str(path), f"could not be parsed as {kind} ({detail[:200]})"
+            ) from e
+
+
+_HEADING_MAX_WORDS = 10
+
+
+def _promote_pdf_headings(elements: list[Any]) -> None:
+    """Decide which lines of a PDF are headings.
+
+    The fast PDF strategy reads text without fonts: headings come out as narrative text, or as
+    a page "Header" when they open a page, while a wrapped line that opens a page may come out
+    as a title. A capitalised line of at most ten words that does not end like a sentence and is
+    not the last element is a heading in practice; the first one in the file is taken as the
+    document title. Other titles become narrative text.
+    """
+    seen_title = False
+    for position, element in enumerate(elements):
+        if element.category not in {"NarrativeText", "UncategorizedText", "Header", "Title"}:
+            continue
+        text = (element.text or "").strip()
+        looks_like_heading = (
+            0 < len(text.split()) <= _HEADING_MAX_WORDS and text[0].isupper()
+            and text[-1] not in ".,;:!?" and position < len(elements) - 1
+        )
+        if looks_like_heading:
+            element.category = "Title"
+            element.metadata.category_depth = 1 if seen_title else 0
+            seen_title = True
+        elif element.category == "Title":
+            element.category = "NarrativeText"
+
+
+def _check_pdf(path: Path) -> None:
+    """unstructured returns no elements, silently, for encrypted or damaged PDFs: say why."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(str(path))
+        # An owner password alone (restricted printing, say) leaves the text readable: only a
+        # PDF that the empty user password cannot open is refused.
+        locked = reader.is_encrypted and not reader.decrypt("")
+        if not locked:
+            len(reader.pages)
+    except (PyPdfError, ValueError, OSError) as e:
+        raise UnreadableFileError(
+            str(path), f"not a valid PDF: the file is damaged or is not a PDF ({e})"
+        ) from e
+    if locked:
+        raise UnreadableFileError(
+            str(path),
+            "the PDF is encrypted (password-protected); remove the protection and ingest it again",
+        )

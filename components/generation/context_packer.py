@@ -1,0 +1,155 @@
+"""Build a completion prompt from the best chunks that fit the model's context window."""
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from haystack import Document, component
+
+INSTRUCTION = (
+    "Answer the question with a short sentence, using only the numbered context passages, "
+    "and cite the passage number in brackets."
+)
+# Two worked examples: a base model copies their form, a short sentence ending with a citation,
+# and the second shows that the answer may come from any passage, not only the first.
+EXAMPLES = (
+    "Context:\n"
+    "[1] Company Cafeteria > Opening hours\n"
+    "The cafeteria on the second floor is open from 8:00 to 16:00 on weekdays. Breakfast is "
+    "served until 10:00.\n\n"
+    "Question: Until what time is breakfast served?\n"
+    "Answer: Breakfast is served until 10:00 [1].\n\n"
+    "Context:\n"
+    "[1] Company Cafeteria > Opening hours\n"
+    "The cafeteria on the second floor is open from 8:00 to 16:00 on weekdays. Breakfast is "
+    "served until 10:00.\n\n"
+    "[2] Company Cafeteria > Payment\n"
+    "Meals are paid with the employee badge; the company covers half of the price of lunch.\n\n"
+    "Question: How much of the lunch price does the company pay?\n"
+    "Answer: The company covers half of the price of lunch [2].\n\n"
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A passage cut shorter than this is not worth its place in the prompt.
+_MIN_PASSAGE_TOKENS = 48
+
+
+@component
+class ContextPacker:
+    """Pack retrieved chunks, best first, into a completion prompt within a context window.
+
+    Chunks are numbered [1], [2], ... in the order given, each headed by its section (the
+    chunk's own leading title lines are left out, the header shows them); a chunk
+    that does not fit whole is cut at a sentence end, and packing stops when nothing more fits.
+    Tokens are counted with the generator's own tokenizer. `documents` returns exactly the
+    chunks in the prompt, in the prompt's numbering, so citations map back to them.
+
+    Usage:
+    ```python
+    packer = ContextPacker(model_path="gemma.gguf", context_window=2048, max_new_tokens=64)
+    packer.warm_up()
+    result = packer.run(question="...", documents=relevant)
+    result["prompt"], result["documents"]
+    ```
+    """
+
+    def __init__(
+        self, *, model_path: str, context_window: int = 2048, max_new_tokens: int = 64
+    ) -> None:
+        """Create the packer.
+
+        :param model_path: the GGUF file of the generator, whose tokenizer measures the prompt.
+        :param context_window: the generator's context window, in tokens.
+        :param max_new_tokens: tokens kept free for the answer.
+        """
+        if max_new_tokens >= context_window:
+            raise ValueError(
+                f"max_new_tokens ({max_new_tokens}) must be below context_window ({context_window})"
+            )
+        self.model_path = model_path
+        self.context_window = context_window
+        self.max_new_tokens = max_new_tokens
+        self._vocab: Any = None
+
+    def warm_up(self) -> None:
+        """Load the model's vocabulary only (idempotent)."""
+        if self._vocab is None:
+            from llama_cpp import Llama
+
+            with _native_output_silenced():
+                self._vocab = Llama(model_path=self.model_path, vocab_only=True, verbose=False)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` for the generator, without the beginning-of-text token."""
+        self.warm_up()
+        return len(self._vocab.tokenize(text.encode(), add_bos=False, special=False))
+
+    @component.output_types(prompt=str, documents=list[Document])
+    def run(self, question: str, documents: list[Document]) -> dict[str, Any]:
+        """Build the prompt for `question` from `documents`, best first.
+
+        :returns: `prompt` and `documents`, the chunks it holds, numbered from 1.
+        """
+        frame = f"{INSTRUCTION}\n\n{EXAMPLES}Context:\n\n\nQuestion: {question}\nAnswer:"
+        budget = self.context_window - self.max_new_tokens - self.count_tokens(frame) - 1
+        passages: list[str] = []
+        packed: list[Document] = []
+        for document in documents:
+            title = document.meta.get("section") or Path(document.meta.get("source", "")).name
+            header = f"[{len(packed) + 1}] {title}\n"
+            text = self._fit(header, _body(document), budget)
+            if text is None:
+                break
+            passages.append(header + text)
+            packed.append(document)
+            budget -= self.count_tokens(header + text + "\n\n")
+        context = "\n\n".join(passages)
+        prompt = f"{INSTRUCTION}\n\n{EXAMPLES}Context:\n{context}\n\nQuestion: {question}\nAnswer:"
+        return {"prompt": prompt, "documents": packed}
+
+    def _fit(self, header: str, text: str, budget: int) -> str | None:
+        """`text` whole, or cut at the last sentence end that fits, or None."""
+        if self.count_tokens(header + text + "\n\n") <= budget:
+            return text
+        if budget < _MIN_PASSAGE_TOKENS:
+            return None
+        kept: list[str] = []
+        for sentence in _SENTENCE_END.split(text):
+            if self.count_tokens(header + " ".join([*kept, sentence]) + "\n\n") > budget:
+                break
+            kept.append(sentence)
+        return " ".join(kept) if kept else None
+
+
+def _body(document: Document) -> str:
+    """The chunk's text without its leading title lines, which the passage header already shows.
+
+    A small model given a passage that starts with its own title tends to answer with the title.
+    """
+    titles = set((document.meta.get("section") or "").split(" > "))
+    lines = (document.content or "").split("\n")
+    while len(lines) > 1 and lines[0].strip() in titles:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _native_output_silenced() -> Iterator[None]:
+    """Send what native code prints to stdout and stderr to /dev/null for the block.
+
+    A vocabulary-only llama.cpp model still sets up a context and warns that its training
+    context is unknown; the warning is meaningless for counting tokens.
+    """
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "wb") as null:
+        try:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)

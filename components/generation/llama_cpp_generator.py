@@ -1,0 +1,95 @@
+"""Generate text in process with llama.cpp."""
+
+import time
+from pathlib import Path
+from typing import Any
+
+from haystack import component, logging
+
+from components.errors import GenerationError
+
+logger = logging.getLogger(__name__)
+
+
+@component
+class LlamaCppGenerator:
+    """Complete a prompt with a GGUF model run in process by llama-cpp-python.
+
+    Base models (such as the shipped Gemma 3 270M) have no chat template, so this generator is
+    completion-style: the prompt is continued until a stop sequence or `max_new_tokens`.
+
+    Usage:
+    ```python
+    generator = LlamaCppGenerator(model_path="gemma-3-270m-q4_k_m.gguf", stop=["\\n"])
+    generator.warm_up()
+    generator.run(prompt="Question: ...\\nAnswer:")["replies"][0]
+    ```
+    """
+
+    def __init__(
+        self, *, model_path: str, context_window: int = 2048, max_new_tokens: int = 64,
+        temperature: float = 0.0, stop: list[str] | None = None, threads: int | None = None,
+    ) -> None:
+        """Create the generator.
+
+        :param model_path: path of the GGUF file.
+        :param context_window: tokens of prompt and answer together.
+        :param max_new_tokens: the longest answer, in tokens.
+        :param temperature: 0 for deterministic, greedy decoding.
+        :param stop: sequences that end the answer.
+        :param threads: CPU threads; None lets llama.cpp choose.
+        """
+        if max_new_tokens >= context_window:
+            raise ValueError(
+                f"max_new_tokens ({max_new_tokens}) must be below context_window ({context_window})"
+            )
+        self.model_path = model_path
+        self.context_window = context_window
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.stop = list(stop or [])
+        self.threads = threads
+        self._llm: Any = None
+
+    def warm_up(self) -> None:
+        """Load the model (idempotent)."""
+        if self._llm is not None:
+            return
+        if not Path(self.model_path).is_file():
+            raise GenerationError(f"the model file {self.model_path} does not exist")
+        from llama_cpp import Llama
+
+        try:
+            self._llm = Llama(
+                model_path=self.model_path, n_ctx=self.context_window, n_threads=self.threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as e:
+            raise GenerationError(f"llama.cpp could not load {self.model_path}: {e}") from e
+
+    @component.output_types(replies=list[str], meta=list[dict[str, Any]])
+    def run(self, prompt: str) -> dict[str, Any]:
+        """Continue `prompt`.
+
+        :returns: `replies`, one stripped completion, and `meta`, its model, token counts,
+            finish reason and seconds.
+        """
+        self.warm_up()
+        started = time.perf_counter()
+        try:
+            output = self._llm.create_completion(
+                prompt, max_tokens=self.max_new_tokens, temperature=self.temperature,
+                stop=self.stop,
+            )
+        except (ValueError, RuntimeError) as e:
+            raise GenerationError(f"llama.cpp failed to generate with {self.model_path}: {e}") from e
+        choice = output["choices"][0]
+        usage = output.get("usage", {})
+        meta = {
+            "model": Path(self.model_path).name,
+            "prompt_tokens": usage.get("prompt_tokens", 0),
+            "completion_tokens": usage.get("completion_tokens", 0),
+            "finish_reason": choice.get("finish_reason"),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        return {"replies": [choice["text"].strip()], "meta": [meta]}

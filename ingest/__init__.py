@@ -1,0 +1,1 @@
+"""Ingestion: find source files, parse, chunk, embed and write them to the vector store."""

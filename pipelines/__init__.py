@@ -1,0 +1,1 @@
+"""Query pipelines, the configuration model and loader, and the entry points."""

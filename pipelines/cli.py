@@ -1,0 +1,168 @@
+"""The `docent` command line: an adapter that parses, calls the library and renders."""
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+import components  # noqa: F401  (sets the offline defaults before any model library loads)
+from components.errors import ConfigError, DocentError
+
+CONFIG_HELP = "YAML configuration file (default: $DOCENT_CONFIG, else the embedded defaults)."
+
+
+def _settings(config: str | None):
+    from pipelines.config import load_settings
+
+    return load_settings(config)
+
+
+def _show_path(source: str) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """docent: ingest documents, then ask questions answered with citations.
+
+    \b
+    Examples:
+      docent ingest handbook/ notes.pdf
+      docent ask "How many days per week can employees work remotely?"
+      docent ask --json "What is the minimum password length?"
+      DOCENT_DATA_DIR=/tmp/kb docent ingest --config configs/default.yaml docs/
+
+    Everything runs offline on this machine: Qdrant local mode under the data directory,
+    all-MiniLM-L6-v2 embeddings and Gemma 3 270M answers, shipped in Python packages.
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def ingest(paths: tuple[str, ...], config: str | None, as_json: bool, quiet: bool) -> None:
+    """Ingest files and folders (searched recursively) into the collection.
+
+    Files are parsed, chunked by section, embedded and written; ingesting the same files again
+    changes nothing, and a changed file's old chunks are replaced. A file that cannot be read
+    is reported with the reason and the others go on; the exit code is 1 if any file failed.
+
+    \b
+    Examples:
+      docent ingest samples/handbook
+      docent ingest report.pdf slides.pptx --json
+    """
+    from tqdm import tqdm
+
+    from ingest.indexing import open_indexer
+
+    settings = _settings(config)
+    indexer = open_indexer(
+        store=settings.store, store_path=settings.store_path, embedding=settings.embedding,
+        chunking=settings.chunking, parsing=settings.parsing, sparse=settings.sparse,
+    )
+    bar = None
+    counts = {"chunks": 0, "failed": 0}
+
+    def progress(result, total: int) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="file", desc="ingest", file=sys.stderr)
+        counts["chunks"] += result.chunks
+        counts["failed"] += result.status == "failed"
+        bar.set_postfix(counts)
+        bar.update(1)
+
+    try:
+        report = indexer.ingest(paths, on_file=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+        indexer.store.close()
+    summary = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(
+            f"Ingested {summary['ingested']} files ({summary['chunks_written']} chunks) in "
+            f"{summary['seconds']} s, {summary['chunks_per_second']} chunks/s; "
+            f"{summary['unchanged']} unchanged; {summary['chunks_removed']} stale chunks removed; "
+            f"{summary['failed']} failed."
+        )
+        for failure in report.failures:
+            click.echo(f"  failed: {_show_path(failure.source)}: {failure.reason}", err=True)
+    sys.exit(1 if report.failures else 0)
+
+
+@cli.command()
+@click.argument("questions", nargs=-1, required=True)
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print one JSON object per question: answer, citations, timings.",
+)
+def ask(questions: tuple[str, ...], config: str | None, as_json: bool) -> None:
+    """Answer questions from the ingested documents, with numbered citations.
+
+    When nothing relevant was ingested, the answer says so instead of guessing.
+
+    \b
+    Examples:
+      docent ask "How do I declare a path parameter?"
+      docent ask --json "What is the refund policy?"
+      docent ask "First question?" "Second question?"
+    """
+    from pipelines.qa import QAPipeline
+
+    qa = QAPipeline.from_settings(_settings(config))
+    try:
+        for question in questions:
+            answer = qa.ask(question)
+            if as_json:
+                click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+                continue
+            click.echo(f"Q: {answer.question}\nA: {answer.answer}")
+            for c in answer.citations:
+                where = [_show_path(c.source)]
+                if c.page is not None:
+                    where.append(f"page {c.page}")
+                if c.section:
+                    where.append(f"section \"{c.section}\"")
+                click.echo(f"   [{c.number}] {', '.join(where)}")
+            click.echo(f"   ({answer.timings['total']:.2f} s)\n")
+    finally:
+        qa.close()
+
+
+def main() -> None:
+    """Run the command line; domain errors become one clear message and exit code 2 or 1."""
+    logging.basicConfig(level=os.environ.get("DOCENT_LOG_LEVEL", "WARNING"))
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except ConfigError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except DocentError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Shared fixtures: a corpus in several formats, ingested once into a real Qdrant local store."""
+
+from pathlib import Path
+
+import pytest
+
+import components  # noqa: F401  (offline defaults before any model library loads)
+from tests.corpus import write_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory) -> Path:
+    """The test corpus, written once per session."""
+    folder = tmp_path_factory.mktemp("corpus")
+    write_corpus(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ingested(tmp_path_factory, corpus_dir):
+    """Settings whose store holds the test corpus, and the report of its first ingest."""
+    from pipelines.config import Settings
+
+    from ingest.indexing import open_indexer
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
+    indexer = open_indexer(
+        store=settings.store, store_path=settings.store_path, embedding=settings.embedding,
+        chunking=settings.chunking, parsing=settings.parsing, sparse=settings.sparse,
+    )
+    try:
+        report = indexer.ingest([corpus_dir])
+    finally:
+        indexer.store.close()
+    return settings, report
+
+
+@pytest.fixture(scope="session")
+def qa(ingested):
+    """A question-answering pipeline over the ingested test corpus."""
+    from pipelines.qa import QAPipeline
+
+    settings, _ = ingested
+    pipeline = QAPipeline.from_settings(settings)
+    yield pipeline
+    pipeline.close()

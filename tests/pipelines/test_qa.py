@@ -1,0 +1,47 @@
+"""Questions answered from the ingested test corpus by the real local models."""
+
+from pathlib import Path
+
+import pytest
+
+from components.generation.cited_answer_builder import ABSTAIN
+from tests.corpus import QUESTIONS
+
+
+@pytest.mark.parametrize("question", list(QUESTIONS))
+def test_answer_contains_the_fact_and_cites_its_file_first(qa, question):
+    fact, file_name = QUESTIONS[question]
+    answer = qa.ask(question)
+    assert fact.lower() in answer.answer.lower()
+    assert answer.supported
+    assert "[1]" in answer.answer
+    assert Path(answer.citations[0].source).name == file_name
+    first = answer.citations[0]
+    assert first.number == 1 and first.snippet and first.section and first.score > 0.3
+
+
+def test_pdf_citation_has_its_page(qa):
+    answer = qa.ask("How long does the espresso machine warranty last?")
+    assert answer.citations[0].page == 1
+
+
+def test_unrelated_question_gets_an_honest_abstention(qa):
+    answer = qa.ask("Who won the football world cup in 1966?")
+    assert answer.answer == ABSTAIN
+    assert answer.citations == [] and not answer.supported
+    assert "generate" not in answer.timings
+
+
+def test_answer_reports_timings_per_stage(qa):
+    answer = qa.ask("Which warehouse do orders ship from?")
+    for stage in ("embed_dense", "embed_sparse", "retrieve", "filter", "pack", "generate", "cite"):
+        assert answer.timings[stage] >= 0, stage
+    assert answer.timings["total"] >= answer.timings["generate"]
+    assert answer.generation["prompt_tokens"] > 0
+
+
+def test_empty_question_is_refused(qa):
+    from components.errors import DocentError
+
+    with pytest.raises(DocentError, match="question is empty"):
+        qa.ask("   ")
