@@ -9,6 +9,7 @@ import os
 
 for _name, _value in {
     "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "HAYSTACK_TELEMETRY_ENABLED": "False",
     "DO_NOT_TRACK": "1",

@@ -1,0 +1,138 @@
+"""The `docent` command as a user runs it: a real process, offline, on the embedded Qdrant."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.corpus import write_bad_files, write_corpus
+
+DOCENT = Path(sys.executable).with_name("docent")
+
+# Loaded by every Python process started with this folder on PYTHONPATH: any attempt to resolve
+# a host name or open an internet socket is written to a log and fails.
+SOCKET_GUARD = '''
+import os
+import socket
+
+_LOG = os.environ["DOCENT_TEST_NETWORK_LOG"]
+
+
+def _refuse(what):
+    with open(_LOG, "a") as log:
+        log.write(what + "\\n")
+    raise OSError("network access is blocked by the test: " + what)
+
+
+_connect = socket.socket.connect
+_connect_ex = socket.socket.connect_ex
+
+
+def _guarded_connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _refuse(f"connect {address}")
+    return _connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _refuse(f"connect {address}")
+    return _connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    _refuse(f"resolve {host}")
+
+
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+socket.getaddrinfo = _guarded_getaddrinfo
+'''
+
+
+@pytest.fixture()
+def offline_env(tmp_path):
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(SOCKET_GUARD)
+    env = {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("DOCENT_", "HF_", "TRANSFORMERS_"))
+    }
+    env.update(
+        PYTHONPATH=str(guard), DOCENT_DATA_DIR=str(tmp_path / "data"),
+        DOCENT_TEST_NETWORK_LOG=str(tmp_path / "network.log"),
+    )
+    return env
+
+
+def docent(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(DOCENT), *args], env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_ingest_then_ask_offline_on_the_embedded_store(tmp_path, offline_env):
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    ingest = docent("ingest", "--json", str(corpus), env=offline_env)
+    assert ingest.returncode == 0, ingest.stderr
+    summary = json.loads(ingest.stdout)
+    assert summary["ingested"] == 8 and summary["failed"] == 0 and summary["chunks_written"] > 0
+    assert "ingest: 100%" in ingest.stderr  # the progress bar
+    # Qdrant local mode: the collection lives in files under the data directory.
+    assert (tmp_path / "data" / "qdrant" / "collection" / "docent").is_dir()
+
+    ask = docent("ask", "--json", "Which warehouse do orders ship from?", env=offline_env)
+    assert ask.returncode == 0, ask.stderr
+    answer = json.loads(ask.stdout)
+    assert "Rotterdam" in answer["answer"]
+    first = answer["citations"][0]
+    assert Path(first["source"]).name == "shipping.docx"
+    assert set(first) == {"number", "source", "page", "section", "snippet", "score"}
+    assert {"retrieve", "generate", "total"} <= set(answer["timings"])
+    assert not (tmp_path / "network.log").exists(), (tmp_path / "network.log").read_text()
+
+
+def test_bad_files_are_listed_and_the_exit_code_says_so(tmp_path, offline_env):
+    write_bad_files(tmp_path / "batch")
+    (tmp_path / "batch" / "good.md").write_text("# Good\n\nThis file is fine.\n")
+    result = docent("ingest", str(tmp_path / "batch"), env=offline_env)
+    assert result.returncode == 1
+    assert "Ingested 1 files" in result.stdout and "5 failed" in result.stdout
+    assert "locked.pdf: the PDF is encrypted" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_fails_with_the_key_path_and_no_traceback(tmp_path, offline_env):
+    config = tmp_path / "bad.yaml"
+    config.write_text("chunking:\n  max_tokns: 100\n")
+    result = docent("ingest", "--config", str(config), str(tmp_path), env=offline_env)
+    assert result.returncode == 2
+    assert "chunking.max_tokns: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ask_before_any_ingest_says_what_to_do(offline_env):
+    result = docent("ask", "Anything?", env=offline_env)
+    assert result.returncode == 1
+    assert "ingest documents first" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["ingest"], ["ask"]])
+def test_help_has_examples(command, offline_env):
+    result = docent(*command, "--help", env=offline_env)
+    assert result.returncode == 0
+    assert "Examples:" in result.stdout and "docent " in result.stdout
+
+
+def test_the_socket_guard_really_blocks(offline_env, tmp_path):
+    probe = "import urllib.request; urllib.request.urlopen('http://example.com', timeout=5)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=offline_env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "resolve example.com" in (tmp_path / "network.log").read_text()

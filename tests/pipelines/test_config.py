@@ -1,0 +1,66 @@
+"""The configuration model, the shipped default file and the error messages."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.errors import ConfigError
+from pipelines.config import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_default_yaml_spells_out_exactly_the_built_in_defaults(monkeypatch):
+    monkeypatch.delenv("DOCENT_DATA_DIR", raising=False)
+    assert load_settings(REPO / "configs" / "default.yaml") == Settings()
+
+
+def test_data_dir_environment_variable_overrides_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCENT_DATA_DIR", str(tmp_path / "kb"))
+    settings = load_settings(REPO / "configs" / "default.yaml")
+    assert settings.store_path == tmp_path / "kb" / "qdrant"
+
+
+def test_config_environment_variable_names_the_file(tmp_path, monkeypatch):
+    config = tmp_path / "c.yaml"
+    config.write_text("retrieval:\n  top_k: 9\n")
+    monkeypatch.setenv("DOCENT_CONFIG", str(config))
+    assert load_settings().retrieval.top_k == 9
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("chunking:\n  max_tokns: 100\n", [
+            "chunking.max_tokns: unknown key", "allowed keys here: max_tokens, overlap_tokens",
+        ]),
+        ("chunking:\n  max_tokens: lots\n", ["chunking.max_tokens:", "valid integer", "'lots'"]),
+        ("store:\n  kind: qdrant_cloud\n", ["store.kind:", "'qdrant_local'", "'qdrant_cloud'"]),
+        ("chunking:\n  max_tokens: 100\n  overlap_tokens: 60\n", [
+            "chunking:", "must be less than half of max_tokens",
+        ]),
+        ("colour: blue\n", ["colour: unknown key", "allowed keys here: chunking, data_dir"]),
+        ("- just\n- a list\n", ["must hold a mapping of sections"]),
+        ("retrieval: [unclosed\n", ["is not valid YAML"]),
+    ],
+)
+def test_bad_config_names_the_key_path_the_value_and_what_is_allowed(tmp_path, text, expected):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    message = str(error.value)
+    assert str(config) in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the configuration file"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_every_section_of_the_default_file_is_documented_in_the_model():
+    sections = yaml.safe_load((REPO / "configs" / "default.yaml").read_text())
+    assert set(sections) == set(Settings.model_fields)
