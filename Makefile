@@ -12,7 +12,7 @@ $(STAMP): requirements.lock pyproject.toml vendor/en_core_web_sm/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . ./vendor/en_core_web_sm
-	$(BIN)/python -m pip check
+	$(BIN)/python vendor/pip_check.py
 	touch $(STAMP)
 
 install: $(STAMP)
