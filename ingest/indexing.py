@@ -33,6 +33,9 @@ from ingest.store import open_store
 
 # The metadata fields embedded with each chunk's text: its title path helps both retrievers.
 EMBEDDED_META = ["section"]
+# Bump whenever a change to the converter or chunker changes the chunks of an unchanged file:
+# it is part of every chunk's settings fingerprint, so the next ingest redoes those files.
+PIPELINE_VERSION = 2
 # Chunks are embedded and written in batches of about this many, whole files at a time.
 WRITE_BATCH_CHUNKS = 256
 
@@ -273,5 +276,5 @@ def _fingerprint(*sections) -> str:
     """A short hash of everything that shapes the chunks and their vectors."""
     settings = {type(s).__name__: s.model_dump() for s in sections}
     settings["unstructured"] = version("unstructured")
-    settings["chunker"] = 1
+    settings["docent_pipeline"] = PIPELINE_VERSION
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

@@ -75,6 +75,8 @@ class StructureChunker:
             from transformers import AutoTokenizer
 
             self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer)
+            # It only measures text here, so the model's input limit must not trigger warnings.
+            self._tokenizer.model_max_length = 1 << 30
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, list[Document]]:

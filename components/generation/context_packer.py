@@ -1,13 +1,12 @@
 """Build a completion prompt from the best chunks that fit the model's context window."""
 
-import contextlib
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from haystack import Document, component
+
+from components.generation.native_output import native_output_silenced
 
 INSTRUCTION = (
     "Answer the question with a short sentence, using only the numbered context passages, "
@@ -78,7 +77,7 @@ class ContextPacker:
         if self._vocab is None:
             from llama_cpp import Llama
 
-            with _native_output_silenced():
+            with native_output_silenced():
                 self._vocab = Llama(model_path=self.model_path, vocab_only=True, verbose=False)
 
     def count_tokens(self, text: str) -> int:
@@ -134,22 +133,3 @@ def _body(document: Document) -> str:
         lines.pop(0)
     return "\n".join(lines)
 
-
-@contextlib.contextmanager
-def _native_output_silenced() -> Iterator[None]:
-    """Send what native code prints to stdout and stderr to /dev/null for the block.
-
-    A vocabulary-only llama.cpp model still sets up a context and warns that its training
-    context is unknown; the warning is meaningless for counting tokens.
-    """
-    saved = [os.dup(1), os.dup(2)]
-    with open(os.devnull, "wb") as null:
-        try:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)

@@ -4,9 +4,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from haystack import component, logging
 
 from components.errors import GenerationError
+from components.generation.native_output import native_output_silenced
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +19,9 @@ class LlamaCppGenerator:
     """Complete a prompt with a GGUF model run in process by llama-cpp-python.
 
     Base models (such as the shipped Gemma 3 270M) have no chat template, so this generator is
-    completion-style: the prompt is continued until a stop sequence or `max_new_tokens`.
+    completion-style: the prompt is continued until a stop sequence or `max_new_tokens`. With
+    `answer_on_same_line` (the default), the first token may not be a line break: a small model
+    after "Answer:" otherwise often opens a code block, or stops at once on a "\n" stop.
 
     Usage:
     ```python
@@ -29,6 +34,7 @@ class LlamaCppGenerator:
     def __init__(
         self, *, model_path: str, context_window: int = 2048, max_new_tokens: int = 64,
         temperature: float = 0.0, stop: list[str] | None = None, threads: int | None = None,
+        answer_on_same_line: bool = True,
     ) -> None:
         """Create the generator.
 
@@ -38,6 +44,7 @@ class LlamaCppGenerator:
         :param temperature: 0 for deterministic, greedy decoding.
         :param stop: sequences that end the answer.
         :param threads: CPU threads; None lets llama.cpp choose.
+        :param answer_on_same_line: forbid a line break as the first generated token.
         """
         if max_new_tokens >= context_window:
             raise ValueError(
@@ -49,7 +56,9 @@ class LlamaCppGenerator:
         self.temperature = temperature
         self.stop = list(stop or [])
         self.threads = threads
+        self.answer_on_same_line = answer_on_same_line
         self._llm: Any = None
+        self._line_breaks: list[int] = []
 
     def warm_up(self) -> None:
         """Load the model (idempotent)."""
@@ -60,12 +69,17 @@ class LlamaCppGenerator:
         from llama_cpp import Llama
 
         try:
-            self._llm = Llama(
-                model_path=self.model_path, n_ctx=self.context_window, n_threads=self.threads,
-                verbose=False,
-            )
+            with native_output_silenced():
+                self._llm = Llama(
+                    model_path=self.model_path, n_ctx=self.context_window,
+                    n_threads=self.threads, verbose=False,
+                )
         except (ValueError, RuntimeError) as e:
             raise GenerationError(f"llama.cpp could not load {self.model_path}: {e}") from e
+        for text in ("\n", "\n\n", "\n\n\n", " \n", "\r\n", "\t\n"):
+            tokens = self._llm.tokenize(text.encode(), add_bos=False, special=False)
+            if len(tokens) == 1:
+                self._line_breaks.append(tokens[0])
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
     def run(self, prompt: str) -> dict[str, Any]:
@@ -79,7 +93,7 @@ class LlamaCppGenerator:
         try:
             output = self._llm.create_completion(
                 prompt, max_tokens=self.max_new_tokens, temperature=self.temperature,
-                stop=self.stop,
+                stop=self.stop, logits_processor=self._first_token_rules(prompt),
             )
         except (ValueError, RuntimeError) as e:
             raise GenerationError(f"llama.cpp failed to generate with {self.model_path}: {e}") from e
@@ -93,3 +107,19 @@ class LlamaCppGenerator:
             "seconds": round(time.perf_counter() - started, 3),
         }
         return {"replies": [choice["text"].strip()], "meta": [meta]}
+
+    def _first_token_rules(self, prompt: str) -> Any:
+        """A logits processor that bans line breaks at the first generated position, or None."""
+        if not (self.answer_on_same_line and self._line_breaks):
+            return None
+        from llama_cpp import LogitsProcessorList
+
+        prompt_tokens = len(self._llm.tokenize(prompt.encode()))
+        line_breaks = self._line_breaks
+
+        def no_leading_line_break(input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+            if len(input_ids) == prompt_tokens:
+                scores[line_breaks] = -np.inf
+            return scores
+
+        return LogitsProcessorList([no_leading_line_break])

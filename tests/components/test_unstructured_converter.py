@@ -1,5 +1,7 @@
 """UnstructuredConverter on real files of each format."""
 
+from pathlib import Path
+
 import pytest
 
 from components.converters.unstructured_converter import UnstructuredConverter
@@ -70,3 +72,16 @@ def test_round_trip():
 def test_only_the_fast_strategy_is_accepted():
     with pytest.raises(ValueError, match="pdf_strategy"):
         UnstructuredConverter(pdf_strategy="hi_res")
+
+
+EXAMPLE_DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "example_docs"
+
+
+@pytest.mark.skipif(not EXAMPLE_DOCS.is_dir(), reason="../shared/data/example_docs is absent")
+@pytest.mark.parametrize(
+    "name", ["fake-doc.rtf", "fake-email.eml", "fake-email.msg", "fake.odt", "winter-sports.epub"]
+)
+def test_real_files_of_the_other_formats_give_text(name):
+    result = UnstructuredConverter().run(sources=[EXAMPLE_DOCS / name])
+    assert result["failures"] == []
+    assert sum(len(d.content) for d in result["documents"]) > 20
