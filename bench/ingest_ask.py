@@ -43,8 +43,12 @@ FASTAPI_QUESTIONS = [
 
 def _indexer(settings: Settings):
     return open_indexer(
-        store=settings.store, store_path=settings.store_path, embedding=settings.embedding,
-        chunking=settings.chunking, parsing=settings.parsing, sparse=settings.sparse,
+        store=settings.store,
+        store_path=settings.store_path,
+        embedding=settings.embedding,
+        chunking=settings.chunking,
+        parsing=settings.parsing,
+        sparse=settings.sparse,
     )
 
 
@@ -79,13 +83,19 @@ def main() -> None:
     indexer.store.close()
     encode_rate = _encode_only(settings, texts)
     ingest_rate = first.chunks_written / first.seconds
-    print(f"ingest {folder}: {first.count('ingested')} files, {first.count('failed')} failed, "
-          f"{first.chunks_written} chunks in {first.seconds:.1f} s = {ingest_rate:.1f} chunks/s")
-    print(f"encode-only ceiling: {encode_rate:.1f} chunks/s; ingest / encode-only = "
-          f"{ingest_rate / encode_rate:.2f}")
-    print(f"re-ingest unchanged: {second.count('unchanged')} unchanged, "
-          f"{second.chunks_written} written in {second.seconds:.1f} s = "
-          f"{second.seconds / first.seconds:.3f} of the first ingest")
+    print(
+        f"ingest {folder}: {first.count('ingested')} files, {first.count('failed')} failed, "
+        f"{first.chunks_written} chunks in {first.seconds:.1f} s = {ingest_rate:.1f} chunks/s"
+    )
+    print(
+        f"encode-only ceiling: {encode_rate:.1f} chunks/s; ingest / encode-only = "
+        f"{ingest_rate / encode_rate:.2f}"
+    )
+    print(
+        f"re-ingest unchanged: {second.count('unchanged')} unchanged, "
+        f"{second.chunks_written} written in {second.seconds:.1f} s = "
+        f"{second.seconds / first.seconds:.3f} of the first ingest"
+    )
 
     qa = QAPipeline.from_settings(settings)
     qa.warm_up()
@@ -98,19 +108,25 @@ def main() -> None:
         print(f"  {answer.timings['total']:.2f} s  {question}  -> [{cited}] {answer.answer[:80]}")
     qa.close()
     if seconds:
-        print(f"ask in process (warm): p50 {statistics.median(seconds):.2f} s, "
-              f"p95 {sorted(seconds)[int(0.95 * (len(seconds) - 1))]:.2f} s over {len(seconds)}")
+        print(
+            f"ask in process (warm): p50 {statistics.median(seconds):.2f} s, "
+            f"p95 {sorted(seconds)[int(0.95 * (len(seconds) - 1))]:.2f} s over {len(seconds)}"
+        )
         env = {**os.environ, "DOCENT_DATA_DIR": str(data_dir)}
         runs = []
         for _ in range(args.runs):
             started = time.perf_counter()
             subprocess.run(
                 [str(Path(sys.executable).with_name("docent")), "ask", questions[0]],
-                env=env, check=True, capture_output=True,
+                env=env,
+                check=True,
+                capture_output=True,
             )
             runs.append(time.perf_counter() - started)
-        print(f"`docent ask` command (cold process): p50 {statistics.median(runs):.2f} s "
-              f"over {len(runs)}")
+        print(
+            f"`docent ask` command (cold process): p50 {statistics.median(runs):.2f} s "
+            f"over {len(runs)}"
+        )
 
 
 if __name__ == "__main__":

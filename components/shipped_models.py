@@ -41,7 +41,9 @@ def embedding_dimension(model_path: str) -> int:
         config_file = root / module.get("path", "") / "config.json"
         if module.get("path") and config_file.is_file():
             config = json.loads(config_file.read_text())
-            dimension = config.get("out_features") or config.get("word_embedding_dimension") or dimension
+            dimension = (
+                config.get("out_features") or config.get("word_embedding_dimension") or dimension
+            )
     if dimension is None:
         raise ConfigError(f"cannot tell the embedding dimension of the model in {model_path}")
     return int(dimension)

@@ -30,9 +30,9 @@ class EmbeddingSettings(_Section):
 class SparseSettings(_Section):
     """BM25-style sparse vectors; Qdrant applies the IDF part at query time."""
 
-    language: Literal["english", "french", "german", "spanish", "italian", "portuguese", "dutch"] = (
-        "english"
-    )
+    language: Literal[
+        "english", "french", "german", "spanish", "italian", "portuguese", "dutch"
+    ] = "english"
     k1: float = Field(default=1.2, gt=0)
     b: float = Field(default=0.75, ge=0, le=1)
     avg_doc_tokens: int = Field(default=120, ge=1)

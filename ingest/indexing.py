@@ -77,7 +77,9 @@ class IngestReport:
             "chunks_written": self.chunks_written,
             "chunks_removed": self.chunks_removed,
             "seconds": round(self.seconds, 2),
-            "chunks_per_second": round(self.chunks_written / self.seconds, 1) if self.seconds else 0,
+            "chunks_per_second": round(self.chunks_written / self.seconds, 1)
+            if self.seconds
+            else 0,
             "failures": [{"source": f.source, "reason": f.reason} for f in self.failures],
         }
 
@@ -92,7 +94,8 @@ class _StoredSource:
     def complete(self, file_hash: str, fingerprint: str) -> bool:
         """True when the stored chunks are all there and came from these bytes and settings."""
         return (
-            self.file_hash == file_hash and self.fingerprint == fingerprint
+            self.file_hash == file_hash
+            and self.fingerprint == fingerprint
             and self.expected_chunks == len(self.ids)
         )
 
@@ -112,7 +115,10 @@ class Indexer:
     """
 
     def __init__(
-        self, *, store: QdrantDocumentStore, embedding_model_path: str,
+        self,
+        *,
+        store: QdrantDocumentStore,
+        embedding_model_path: str,
         embedding: EmbeddingSettings = EmbeddingSettings(),
         chunking: ChunkingSettings = ChunkingSettings(),
         parsing: ParsingSettings = ParsingSettings(),
@@ -129,7 +135,8 @@ class Indexer:
         self._parse.add_component(
             "chunker",
             StructureChunker(
-                tokenizer=embedding_model_path, max_tokens=chunking.max_tokens,
+                tokenizer=embedding_model_path,
+                max_tokens=chunking.max_tokens,
                 overlap_tokens=chunking.overlap_tokens,
             ),
         )
@@ -138,16 +145,22 @@ class Indexer:
         self._write.add_component(
             "dense",
             SentenceTransformersDocumentEmbedder(
-                model=embedding_model_path, batch_size=embedding.batch_size, progress_bar=False,
-                normalize_embeddings=True, meta_fields_to_embed=EMBEDDED_META,
+                model=embedding_model_path,
+                batch_size=embedding.batch_size,
+                progress_bar=False,
+                normalize_embeddings=True,
+                meta_fields_to_embed=EMBEDDED_META,
                 local_files_only=True,
             ),
         )
         self._write.add_component(
             "sparse",
             Bm25SparseDocumentEmbedder(
-                language=sparse.language, k1=sparse.k1, b=sparse.b,
-                avg_doc_tokens=sparse.avg_doc_tokens, meta_fields_to_embed=EMBEDDED_META,
+                language=sparse.language,
+                k1=sparse.k1,
+                b=sparse.b,
+                avg_doc_tokens=sparse.avg_doc_tokens,
+                meta_fields_to_embed=EMBEDDED_META,
             ),
         )
         self._write.add_component("writer", DocumentWriter(store, policy=DuplicatePolicy.OVERWRITE))
@@ -155,7 +168,8 @@ class Indexer:
         self._write.connect("sparse.documents", "writer.documents")
 
     def ingest(
-        self, paths: Iterable[str | Path],
+        self,
+        paths: Iterable[str | Path],
         on_file: Callable[[FileResult, int], None] | None = None,
     ) -> IngestReport:
         """Ingest files and folders; a file that cannot be read is reported, the rest go on.
@@ -168,9 +182,7 @@ class Indexer:
         report = IngestReport()
         sources = find_sources(list(paths))
         for missing in sources.missing:
-            report.files.append(
-                FileResult(str(missing), "failed", reason="no such file or folder")
-            )
+            report.files.append(FileResult(str(missing), "failed", reason="no such file or folder"))
         stored = self._stored_sources()
         pending: list[tuple[FileResult, list[Document], frozenset[str]]] = []
         for path in sources.files:
@@ -206,20 +218,31 @@ class Indexer:
             return FileResult(str(path), "failed", reason=failures[0]["reason"]), []
         parsed = output["chunker"]["documents"]
         if not parsed:
-            return FileResult(str(path), "failed", reason="no text left after removing page "
-                              "headers, footers and numbers"), []
+            return FileResult(
+                str(path),
+                "failed",
+                reason="no text left after removing page headers, footers and numbers",
+            ), []
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         chunks = [
-            replace(c, meta={
-                **c.meta, "file_name": path.name, "file_hash": file_hash,
-                "fingerprint": self.fingerprint, "chunks_in_file": len(parsed), "ingested_at": now,
-            })
+            replace(
+                c,
+                meta={
+                    **c.meta,
+                    "file_name": path.name,
+                    "file_hash": file_hash,
+                    "fingerprint": self.fingerprint,
+                    "chunks_in_file": len(parsed),
+                    "ingested_at": now,
+                },
+            )
             for c in parsed
         ]
         return FileResult(str(path), "ingested", chunks=len(chunks)), chunks
 
     def _flush(
-        self, pending: list[tuple[FileResult, list[Document], frozenset[str]]],
+        self,
+        pending: list[tuple[FileResult, list[Document], frozenset[str]]],
         report: IngestReport,
     ) -> None:
         """Embed and write whole files, then delete their chunks that no longer exist."""
@@ -246,21 +269,31 @@ class Indexer:
             source = meta.get("source", "")
             ids.setdefault(source, set()).add(document.id)
             state[source] = (
-                meta.get("file_hash", ""), meta.get("fingerprint", ""), meta.get("chunks_in_file", -1)
+                meta.get("file_hash", ""),
+                meta.get("fingerprint", ""),
+                meta.get("chunks_in_file", -1),
             )
         return {s: _StoredSource(*state[s], frozenset(ids[s])) for s in ids}
 
 
 def open_indexer(
-    *, store: StoreSettings, store_path: Path, embedding: EmbeddingSettings,
-    chunking: ChunkingSettings, parsing: ParsingSettings, sparse: SparseSettings,
+    *,
+    store: StoreSettings,
+    store_path: Path,
+    embedding: EmbeddingSettings,
+    chunking: ChunkingSettings,
+    parsing: ParsingSettings,
+    sparse: SparseSettings,
 ) -> Indexer:
     """Open the configured store and build an `Indexer` over it; close `indexer.store` after."""
     model_path = embedding_model_path(embedding.model)
     return Indexer(
         store=open_store(store, store_path, embedding_dimension(model_path)),
-        embedding_model_path=model_path, embedding=embedding, chunking=chunking,
-        parsing=parsing, sparse=sparse,
+        embedding_model_path=model_path,
+        embedding=embedding,
+        chunking=chunking,
+        parsing=parsing,
+        sparse=sparse,
     )
 
 

@@ -20,9 +20,14 @@ def open_store(settings: StoreSettings, path: Path, embedding_dim: int) -> Qdran
     """
     path.mkdir(parents=True, exist_ok=True)
     store = QdrantDocumentStore(
-        path=str(path), index=settings.collection, embedding_dim=embedding_dim,
-        use_sparse_embeddings=True, sparse_idf=True, similarity="cosine",
-        progress_bar=False, recreate_index=False,
+        path=str(path),
+        index=settings.collection,
+        embedding_dim=embedding_dim,
+        use_sparse_embeddings=True,
+        sparse_idf=True,
+        similarity="cosine",
+        progress_bar=False,
+        recreate_index=False,
     )
     try:
         store.count_documents()

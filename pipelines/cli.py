@@ -67,8 +67,12 @@ def ingest(paths: tuple[str, ...], config: str | None, as_json: bool, quiet: boo
 
     settings = _settings(config)
     indexer = open_indexer(
-        store=settings.store, store_path=settings.store_path, embedding=settings.embedding,
-        chunking=settings.chunking, parsing=settings.parsing, sparse=settings.sparse,
+        store=settings.store,
+        store_path=settings.store_path,
+        embedding=settings.embedding,
+        chunking=settings.chunking,
+        parsing=settings.parsing,
+        sparse=settings.sparse,
     )
     bar = None
     counts = {"chunks": 0, "failed": 0}
@@ -109,7 +113,9 @@ def ingest(paths: tuple[str, ...], config: str | None, as_json: bool, quiet: boo
 @click.argument("questions", nargs=-1, required=True)
 @click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
 @click.option(
-    "--json", "as_json", is_flag=True,
+    "--json",
+    "as_json",
+    is_flag=True,
     help="Print one JSON object per question: answer, citations, timings.",
 )
 def ask(questions: tuple[str, ...], config: str | None, as_json: bool) -> None:
@@ -138,7 +144,7 @@ def ask(questions: tuple[str, ...], config: str | None, as_json: bool) -> None:
                 if c.page is not None:
                     where.append(f"page {c.page}")
                 if c.section:
-                    where.append(f"section \"{c.section}\"")
+                    where.append(f'section "{c.section}"')
                 click.echo(f"   [{c.number}] {', '.join(where)}")
             click.echo(f"   ({answer.timings['total']:.2f} s)\n")
     finally:

@@ -82,7 +82,9 @@ class QAPipeline:
         self._retrieve.add_component(
             "embed_dense",
             SentenceTransformersTextEmbedder(
-                model=embedder_path, normalize_embeddings=True, progress_bar=False,
+                model=embedder_path,
+                normalize_embeddings=True,
+                progress_bar=False,
                 local_files_only=True,
             ),
         )
@@ -105,7 +107,8 @@ class QAPipeline:
         self._retrieve.add_component(
             "pack",
             ContextPacker(
-                model_path=gguf, context_window=gen.context_window,
+                model_path=gguf,
+                context_window=gen.context_window,
                 max_new_tokens=gen.max_new_tokens,
             ),
         )
@@ -119,8 +122,11 @@ class QAPipeline:
         self._generate.add_component(
             "generate",
             LlamaCppGenerator(
-                model_path=gguf, context_window=gen.context_window,
-                max_new_tokens=gen.max_new_tokens, temperature=gen.temperature, stop=STOP,
+                model_path=gguf,
+                context_window=gen.context_window,
+                max_new_tokens=gen.max_new_tokens,
+                temperature=gen.temperature,
+                stop=STOP,
                 threads=gen.threads,
             ),
         )
@@ -146,7 +152,7 @@ class QAPipeline:
         """
         question = question.strip()
         if not question:
-            raise DocentError("the question is empty; ask something, e.g. docent ask \"...\"")
+            raise DocentError('the question is empty; ask something, e.g. docent ask "..."')
         if self.store.count_documents() == 0:
             raise DocentError(
                 f"the collection {self.settings.store.collection!r} in {self.settings.store_path} "
@@ -154,17 +160,22 @@ class QAPipeline:
             )
         started = time.perf_counter()
         with timing.collect() as timings:
-            retrieved = self._retrieve.run({
-                "embed_dense": {"text": question},
-                "embed_sparse": {"text": question},
-                "pack": {"question": question},
-            })
+            retrieved = self._retrieve.run(
+                {
+                    "embed_dense": {"text": question},
+                    "embed_sparse": {"text": question},
+                    "pack": {"question": question},
+                }
+            )
             packed = retrieved["pack"]["documents"]
             if packed:
-                generated = self._generate.run({
-                    "generate": {"prompt": retrieved["pack"]["prompt"]},
-                    "cite": {"query": question, "documents": packed},
-                }, include_outputs_from={"generate"})
+                generated = self._generate.run(
+                    {
+                        "generate": {"prompt": retrieved["pack"]["prompt"]},
+                        "cite": {"query": question, "documents": packed},
+                    },
+                    include_outputs_from={"generate"},
+                )
         timings = {name: round(seconds, 4) for name, seconds in timings.items()}
         timings["total"] = round(time.perf_counter() - started, 4)
         if not packed:
@@ -172,14 +183,21 @@ class QAPipeline:
         answer = generated["cite"]["answers"][0]
         citations = [
             Citation(
-                number=number, source=doc.meta.get("source", ""), page=doc.meta.get("page"),
-                section=doc.meta.get("section", ""), snippet=(doc.content or "")[:SNIPPET_CHARS],
+                number=number,
+                source=doc.meta.get("source", ""),
+                page=doc.meta.get("page"),
+                section=doc.meta.get("section", ""),
+                snippet=(doc.content or "")[:SNIPPET_CHARS],
                 score=doc.meta.get("similarity"),
             )
             for number, doc in enumerate(answer.documents, start=1)
         ]
         return Answer(
-            question, answer.data, citations, answer.meta["supported"], timings,
+            question,
+            answer.data,
+            citations,
+            answer.meta["supported"],
+            timings,
             generated["generate"]["meta"][0],
         )
 

@@ -31,7 +31,9 @@ class StageTimer(Tracer):
 
     @contextlib.contextmanager
     def trace(
-        self, operation_name: str, tags: dict[str, Any] | None = None,
+        self,
+        operation_name: str,
+        tags: dict[str, Any] | None = None,
         parent_span: Span | None = None,
     ) -> Iterator[Span]:
         """Time the block; component runs are recorded under the component's name."""

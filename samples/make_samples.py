@@ -17,58 +17,85 @@ HERE = Path(__file__).parent / "handbook"
 EXPENSES = (
     "Travel and Expense Policy",
     [
-        ("Submitting expenses", [
-            "Expense reports must be submitted within 30 days of the purchase through the finance "
-            "portal. Reports submitted later are only reimbursed with the approval of the CFO.",
-            "A receipt is required for every expense above 25 euros.",
-        ]),
-        ("Meals and lodging", [
-            "While travelling for work, meals are reimbursed up to 45 euros per day. Hotel rooms "
-            "are booked through the travel desk and may cost at most 160 euros per night.",
-        ]),
-        ("Approval", [
-            "Every expense report is approved by the employee's direct manager. Expenses above "
-            "2,000 euros also need the approval of the finance team.",
-        ]),
+        (
+            "Submitting expenses",
+            [
+                "Expense reports must be submitted within 30 days of the purchase through the finance "
+                "portal. Reports submitted later are only reimbursed with the approval of the CFO.",
+                "A receipt is required for every expense above 25 euros.",
+            ],
+        ),
+        (
+            "Meals and lodging",
+            [
+                "While travelling for work, meals are reimbursed up to 45 euros per day. Hotel rooms "
+                "are booked through the travel desk and may cost at most 160 euros per night.",
+            ],
+        ),
+        (
+            "Approval",
+            [
+                "Every expense report is approved by the employee's direct manager. Expenses above "
+                "2,000 euros also need the approval of the finance team.",
+            ],
+        ),
     ],
 )
 
 SECURITY = (
     "Information Security Guidelines",
     [
-        ("Passwords", [
-            "Passwords must be at least 14 characters long and must not be reused across "
-            "services. Use the company password manager to generate and store them.",
-            "Multi-factor authentication is mandatory for email, the code repository and the "
-            "finance portal.",
-        ]),
-        ("Lost or stolen devices", [
-            "Report a lost or stolen laptop or phone to the IT help desk within one hour, by "
-            "calling extension 4242. IT will lock and wipe the device remotely.",
-        ]),
-        ("Phishing", [
-            "Forward suspicious emails to phishing@lumenlabs.example and do not click their "
-            "links. The security team answers every report within one working day.",
-        ]),
+        (
+            "Passwords",
+            [
+                "Passwords must be at least 14 characters long and must not be reused across "
+                "services. Use the company password manager to generate and store them.",
+                "Multi-factor authentication is mandatory for email, the code repository and the "
+                "finance portal.",
+            ],
+        ),
+        (
+            "Lost or stolen devices",
+            [
+                "Report a lost or stolen laptop or phone to the IT help desk within one hour, by "
+                "calling extension 4242. IT will lock and wipe the device remotely.",
+            ],
+        ),
+        (
+            "Phishing",
+            [
+                "Forward suspicious emails to phishing@lumenlabs.example and do not click their "
+                "links. The security team answers every report within one working day.",
+            ],
+        ),
     ],
 )
 
 ONBOARDING = (
     "Onboarding: Your First Week",
     [
-        ("Before day one", [
-            "IT ships your laptop to your home address five working days before your start "
-            "date. Your accounts are activated on the morning of your first day.",
-        ]),
-        ("Your buddy", [
-            "Every new employee is paired with an onboarding buddy from another team. Your "
-            "buddy meets you for lunch on your first day and answers questions during your "
-            "first three months.",
-        ]),
-        ("Office access", [
-            "Collect your access badge from the reception desk on the ground floor of the "
-            "Lisbon office; bring an identity document.",
-        ]),
+        (
+            "Before day one",
+            [
+                "IT ships your laptop to your home address five working days before your start "
+                "date. Your accounts are activated on the morning of your first day.",
+            ],
+        ),
+        (
+            "Your buddy",
+            [
+                "Every new employee is paired with an onboarding buddy from another team. Your "
+                "buddy meets you for lunch on your first day and answers questions during your "
+                "first three months.",
+            ],
+        ),
+        (
+            "Office access",
+            [
+                "Collect your access badge from the reception desk on the ground floor of the "
+                "Lisbon office; bring an identity document.",
+            ],
+        ),
     ],
 )
 
@@ -111,7 +138,7 @@ def write_html(path: Path, title: str, sections: list) -> None:
         body.append(f"<h2>{escape(heading)}</h2>")
         body.extend(f"<p>{escape(paragraph)}</p>" for paragraph in paragraphs)
     path.write_text(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>'
         f"{escape(title)}</title></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n",
         encoding="utf-8",
     )

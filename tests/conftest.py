@@ -28,8 +28,12 @@ def ingested(tmp_path_factory, corpus_dir):
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
     indexer = open_indexer(
-        store=settings.store, store_path=settings.store_path, embedding=settings.embedding,
-        chunking=settings.chunking, parsing=settings.parsing, sparse=settings.sparse,
+        store=settings.store,
+        store_path=settings.store_path,
+        embedding=settings.embedding,
+        chunking=settings.chunking,
+        parsing=settings.parsing,
+        sparse=settings.sparse,
     )
     try:
         report = indexer.ingest([corpus_dir])

@@ -31,10 +31,16 @@ Use a medium grind, similar to coarse sand, for pour-over brewers.
 
 WARRANTY = [
     ("Espresso Machine Warranty", None),
-    ("Coverage", "The espresso machine warranty lasts 27 months from the date of delivery. It covers "
-     "the pump, the boiler and the electronics."),
-    ("Exclusions", "Damage caused by limescale is not covered. Descale the machine every two months "
-     "with the supplied descaling powder."),
+    (
+        "Coverage",
+        "The espresso machine warranty lasts 27 months from the date of delivery. It covers "
+        "the pump, the boiler and the electronics.",
+    ),
+    (
+        "Exclusions",
+        "Damage caused by limescale is not covered. Descale the machine every two months "
+        "with the supplied descaling powder.",
+    ),
 ]
 
 SHIPPING = [
@@ -54,7 +60,9 @@ LOYALTY_HTML = """<!DOCTYPE html>
 </body></html>
 """
 
-FAQ_TXT = "Frequently asked questions\n\nDo you sell gift cards? Yes, in values of 25 and 50 euros.\n"
+FAQ_TXT = (
+    "Frequently asked questions\n\nDo you sell gift cards? Yes, in values of 25 and 50 euros.\n"
+)
 CONTACTS_CSV = "team,email\nwholesale,wholesale@orbital.example\npress,press@orbital.example\n"
 
 

@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 ALLOWED = re.compile(
-    r"^unstructured-inference [\d.]+ requires (accelerate|opencv-python|timm), which is not installed\.$"
+    r"^unstructured-inference [\d.]+ requires (accelerate|opencv-python|timm), "
+    r"which is not installed\.$"
 )
 
 result = subprocess.run(

@@ -154,9 +154,9 @@ class StructureChunker:
         return pieces
 
     def _split_tokens(self, text: str) -> list[str]:
-        offsets = self._tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True
-        )["offset_mapping"]
+        offsets = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)[
+            "offset_mapping"
+        ]
         pieces = []
         for start in range(0, len(offsets), self.max_tokens):
             window = offsets[start : start + self.max_tokens]

@@ -47,9 +47,7 @@ def check_supported(path: Path) -> None:
     if suffix not in SUPPORTED_TYPES:
         kinds = ", ".join(sorted(SUPPORTED_TYPES))
         what = f"'{suffix}'" if suffix else "files without an extension"
-        raise UnreadableFileError(
-            str(path), f"unsupported file type {what}; docent reads {kinds}"
-        )
+        raise UnreadableFileError(str(path), f"unsupported file type {what}; docent reads {kinds}")
 
 
 @component
@@ -185,8 +183,10 @@ def _promote_pdf_headings(elements: list[Any]) -> None:
             continue
         text = (element.text or "").strip()
         looks_like_heading = (
-            0 < len(text.split()) <= _HEADING_MAX_WORDS and text[0].isupper()
-            and text[-1] not in ".,;:!?" and position < len(elements) - 1
+            0 < len(text.split()) <= _HEADING_MAX_WORDS
+            and text[0].isupper()
+            and text[-1] not in ".,;:!?"
+            and position < len(elements) - 1
         )
         if looks_like_heading:
             element.category = "Title"

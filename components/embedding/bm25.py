@@ -49,7 +49,11 @@ class Bm25Encoder:
     """
 
     def __init__(
-        self, *, language: str = "english", k1: float = 1.2, b: float = 0.75,
+        self,
+        *,
+        language: str = "english",
+        k1: float = 1.2,
+        b: float = 0.75,
         avg_doc_tokens: int = 120,
     ) -> None:
         """Create an encoder.

@@ -24,8 +24,13 @@ class Bm25SparseDocumentEmbedder:
     """
 
     def __init__(
-        self, *, language: str = "english", k1: float = 1.2, b: float = 0.75,
-        avg_doc_tokens: int = 120, meta_fields_to_embed: list[str] | None = None,
+        self,
+        *,
+        language: str = "english",
+        k1: float = 1.2,
+        b: float = 0.75,
+        avg_doc_tokens: int = 120,
+        meta_fields_to_embed: list[str] | None = None,
     ) -> None:
         """Create the embedder; the arguments are those of `Bm25Encoder`."""
         self.language = language
@@ -40,7 +45,9 @@ class Bm25SparseDocumentEmbedder:
         """Return copies of `documents` with `sparse_embedding` set."""
         embedded = []
         for document in documents:
-            fields = [str(document.meta[f]) for f in self.meta_fields_to_embed if document.meta.get(f)]
+            fields = [
+                str(document.meta[f]) for f in self.meta_fields_to_embed if document.meta.get(f)
+            ]
             text = "\n".join([*fields, document.content or ""])
             embedded.append(replace(document, sparse_embedding=self._encoder.encode_document(text)))
         return {"documents": embedded}

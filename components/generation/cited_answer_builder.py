@@ -70,12 +70,16 @@ class CitedAnswerBuilder:
             parts.append(_cite(sentence, cited.index(documents[index]) + 1))
         if not cited:
             answer = GeneratedAnswer(
-                data=ABSTAIN, query=query, documents=[],
+                data=ABSTAIN,
+                query=query,
+                documents=[],
                 meta={"supported": False, "support": round(best_support, 3), "reply": reply},
             )
         else:
             answer = GeneratedAnswer(
-                data=" ".join(parts), query=query, documents=cited,
+                data=" ".join(parts),
+                query=query,
+                documents=cited,
                 meta={"supported": True, "support": round(best_support, 3), "reply": reply},
             )
         return {"answers": [answer]}
@@ -98,4 +102,4 @@ class CitedAnswerBuilder:
 def _cite(sentence: str, number: int) -> str:
     """Put the citation before the sentence's final punctuation: "... per week [1]."."""
     stripped = sentence.rstrip(".!?")
-    return f"{stripped} [{number}]{sentence[len(stripped):]}"
+    return f"{stripped} [{number}]{sentence[len(stripped) :]}"

@@ -132,4 +132,3 @@ def _body(document: Document) -> str:
     while len(lines) > 1 and lines[0].strip() in titles:
         lines.pop(0)
     return "\n".join(lines)
-

@@ -32,8 +32,14 @@ class LlamaCppGenerator:
     """
 
     def __init__(
-        self, *, model_path: str, context_window: int = 2048, max_new_tokens: int = 64,
-        temperature: float = 0.0, stop: list[str] | None = None, threads: int | None = None,
+        self,
+        *,
+        model_path: str,
+        context_window: int = 2048,
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        threads: int | None = None,
         answer_on_same_line: bool = True,
     ) -> None:
         """Create the generator.
@@ -71,8 +77,10 @@ class LlamaCppGenerator:
         try:
             with native_output_silenced():
                 self._llm = Llama(
-                    model_path=self.model_path, n_ctx=self.context_window,
-                    n_threads=self.threads, verbose=False,
+                    model_path=self.model_path,
+                    n_ctx=self.context_window,
+                    n_threads=self.threads,
+                    verbose=False,
                 )
         except (ValueError, RuntimeError) as e:
             raise GenerationError(f"llama.cpp could not load {self.model_path}: {e}") from e
@@ -92,11 +100,16 @@ class LlamaCppGenerator:
         started = time.perf_counter()
         try:
             output = self._llm.create_completion(
-                prompt, max_tokens=self.max_new_tokens, temperature=self.temperature,
-                stop=self.stop, logits_processor=self._first_token_rules(prompt),
+                prompt,
+                max_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                stop=self.stop,
+                logits_processor=self._first_token_rules(prompt),
             )
         except (ValueError, RuntimeError) as e:
-            raise GenerationError(f"llama.cpp failed to generate with {self.model_path}: {e}") from e
+            raise GenerationError(
+                f"llama.cpp failed to generate with {self.model_path}: {e}"
+            ) from e
         choice = output["choices"][0]
         usage = output.get("usage", {})
         meta = {

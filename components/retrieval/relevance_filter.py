@@ -60,7 +60,7 @@ class RelevanceFilter:
         floor = max([self.min_similarity, *(s - self.max_gap for s in similarities)])
         kept = [
             replace(document, meta={**document.meta, "similarity": round(s, 4)}, embedding=None)
-            for document, s in zip(documents, similarities)
+            for document, s in zip(documents, similarities, strict=True)
             if s >= floor
         ]
         return {"documents": kept}

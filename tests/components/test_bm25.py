@@ -14,7 +14,9 @@ def test_terms_are_stemmed_lower_case_without_stop_words():
 
 
 def test_term_index_is_stable_across_processes():
-    assert term_index("password") == term_index("password") == 257632987  # stored vectors depend on it: never change
+    assert (
+        term_index("password") == term_index("password") == 257632987
+    )  # stored vectors depend on it: never change
     assert 0 <= term_index("anything") < 2**31
 
 
@@ -23,9 +25,9 @@ def test_document_weights_saturate_and_shrink_with_length():
     once = encoder.encode_document("password")
     many = encoder.encode_document("password " * 50)
     long = encoder.encode_document("password " + "filler " * 40)
-    weight = dict(zip(once.indices, once.values))[term_index("password")]
-    weight_many = dict(zip(many.indices, many.values))[term_index("password")]
-    weight_long = dict(zip(long.indices, long.values))[term_index("password")]
+    weight = dict(zip(once.indices, once.values, strict=True))[term_index("password")]
+    weight_many = dict(zip(many.indices, many.values, strict=True))[term_index("password")]
+    weight_long = dict(zip(long.indices, long.values, strict=True))[term_index("password")]
     assert weight < weight_many < 1.2 + 1
     assert weight_long < weight
 

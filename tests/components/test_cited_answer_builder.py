@@ -7,7 +7,11 @@ from tests.components.helpers import round_trip
 
 PACKED = [
     Document(id="a", content="Breakfast is served until 10:00.", meta={"section": "Cafeteria"}),
-    Document(id="b", content="Hotel rooms may cost at most 160 euros per night.", meta={"section": "Travel"}),
+    Document(
+        id="b",
+        content="Hotel rooms may cost at most 160 euros per night.",
+        meta={"section": "Travel"},
+    ),
 ]
 
 
@@ -16,7 +20,9 @@ def build(reply):
 
 
 def test_each_sentence_cites_its_support_renumbered_in_order_of_use():
-    answer = build("A hotel room costs at most 160 euros per night [1]. Breakfast is served until 10:00.")
+    answer = build(
+        "A hotel room costs at most 160 euros per night [1]. Breakfast is served until 10:00."
+    )
     assert answer.data == (
         "A hotel room costs at most 160 euros per night [1]. Breakfast is served until 10:00 [2]."
     )

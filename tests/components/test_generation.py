@@ -17,8 +17,11 @@ def gguf():
 
 def passages(n):
     return [
-        Document(id=str(i), content=f"Fact {i}. " + "This sentence fills the passage. " * 20,
-                 meta={"section": f"Section {i}"})
+        Document(
+            id=str(i),
+            content=f"Fact {i}. " + "This sentence fills the passage. " * 20,
+            meta={"section": f"Section {i}"},
+        )
         for i in range(n)
     ]
 

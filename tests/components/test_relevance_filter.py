@@ -11,7 +11,12 @@ def doc(name, vector):
     return Document(id=name, content=name, embedding=vector)
 
 
-DOCS = [doc("same", [1.0, 0.0]), doc("close", [0.9, 0.1]), doc("side", [0.5, 0.5]), doc("away", [0.0, 1.0])]
+DOCS = [
+    doc("same", [1.0, 0.0]),
+    doc("close", [0.9, 0.1]),
+    doc("side", [0.5, 0.5]),
+    doc("away", [0.0, 1.0]),
+]
 
 
 def test_floor_drops_unrelated_documents_and_keeps_order():
@@ -22,7 +27,9 @@ def test_floor_drops_unrelated_documents_and_keeps_order():
 
 
 def test_gap_drops_documents_far_below_the_best():
-    kept = RelevanceFilter(min_similarity=0.0, max_gap=0.1).run(documents=DOCS, query_embedding=[1.0, 0.0])
+    kept = RelevanceFilter(min_similarity=0.0, max_gap=0.1).run(
+        documents=DOCS, query_embedding=[1.0, 0.0]
+    )
     assert [d.id for d in kept["documents"]] == ["same", "close"]
 
 

@@ -12,22 +12,26 @@ from tests.corpus import write_bad_files, write_corpus
 # Chunks per file of the test corpus. Each title opens a chunk and every section is far below
 # the 200-token budget, so a file gives one chunk per section that has body text.
 EXPECTED_CHUNKS = {
-    "brewing.md": 3,      # intro, Water temperature, Grind size
-    "warranty.pdf": 2,    # title + Coverage, Exclusions (page 2)
-    "shipping.docx": 2,   # title + Dispatch, Returns
-    "loyalty.html": 2,    # title + Earning beans, Redeeming beans
-    "roasting.pptx": 2,   # one per slide
-    "prices.xlsx": 1,     # one table
+    "brewing.md": 3,  # intro, Water temperature, Grind size
+    "warranty.pdf": 2,  # title + Coverage, Exclusions (page 2)
+    "shipping.docx": 2,  # title + Dispatch, Returns
+    "loyalty.html": 2,  # title + Earning beans, Redeeming beans
+    "roasting.pptx": 2,  # one per slide
+    "prices.xlsx": 1,  # one table
     "faq.txt": 1,
-    "contacts.csv": 1,    # one table
+    "contacts.csv": 1,  # one table
 }
 
 
 def _indexer(data_dir: Path):
     settings = Settings(data_dir=data_dir)
     return open_indexer(
-        store=settings.store, store_path=settings.store_path, embedding=settings.embedding,
-        chunking=settings.chunking, parsing=settings.parsing, sparse=settings.sparse,
+        store=settings.store,
+        store_path=settings.store_path,
+        embedding=settings.embedding,
+        chunking=settings.chunking,
+        parsing=settings.parsing,
+        sparse=settings.sparse,
     )
 
 
@@ -62,12 +66,15 @@ def test_chunks_carry_source_type_page_section_hash_and_time(tmp_path, indexer):
     assert "27 months" in pdf[0].content
     md = sorted(stored["brewing.md"], key=lambda d: d.meta["chunk_index"])
     assert [d.meta["section"] for d in md] == [
-        "Brewing Guide", "Brewing Guide > Water temperature", "Brewing Guide > Grind size"
+        "Brewing Guide",
+        "Brewing Guide > Water temperature",
+        "Brewing Guide > Grind size",
     ]
     assert "page" not in md[0].meta
     docx = stored["shipping.docx"]
     assert {d.meta["section"] for d in docx} == {
-        "Shipping Policy > Dispatch", "Shipping Policy > Returns"
+        "Shipping Policy > Dispatch",
+        "Shipping Policy > Returns",
     }
     for document in pdf + md + docx:
         meta = document.meta

@@ -14,7 +14,7 @@ DOCENT = Path(sys.executable).with_name("docent")
 
 # Loaded by every Python process started with this folder on PYTHONPATH: any attempt to resolve
 # a host name or open an internet socket is written to a log and fails.
-SOCKET_GUARD = '''
+SOCKET_GUARD = """
 import os
 import socket
 
@@ -50,7 +50,7 @@ def _guarded_getaddrinfo(host, *args, **kwargs):
 socket.socket.connect = _guarded_connect
 socket.socket.connect_ex = _guarded_connect_ex
 socket.getaddrinfo = _guarded_getaddrinfo
-'''
+"""
 
 
 @pytest.fixture()
@@ -59,11 +59,13 @@ def offline_env(tmp_path):
     guard.mkdir()
     (guard / "sitecustomize.py").write_text(SOCKET_GUARD)
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("DOCENT_", "HF_", "TRANSFORMERS_"))
     }
     env.update(
-        PYTHONPATH=str(guard), DOCENT_DATA_DIR=str(tmp_path / "data"),
+        PYTHONPATH=str(guard),
+        DOCENT_DATA_DIR=str(tmp_path / "data"),
         DOCENT_TEST_NETWORK_LOG=str(tmp_path / "network.log"),
     )
     return env

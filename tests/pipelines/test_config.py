@@ -32,14 +32,22 @@ def test_config_environment_variable_names_the_file(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("chunking:\n  max_tokns: 100\n", [
-            "chunking.max_tokns: unknown key", "allowed keys here: max_tokens, overlap_tokens",
-        ]),
+        (
+            "chunking:\n  max_tokns: 100\n",
+            [
+                "chunking.max_tokns: unknown key",
+                "allowed keys here: max_tokens, overlap_tokens",
+            ],
+        ),
         ("chunking:\n  max_tokens: lots\n", ["chunking.max_tokens:", "valid integer", "'lots'"]),
         ("store:\n  kind: qdrant_cloud\n", ["store.kind:", "'qdrant_local'", "'qdrant_cloud'"]),
-        ("chunking:\n  max_tokens: 100\n  overlap_tokens: 60\n", [
-            "chunking:", "must be less than half of max_tokens",
-        ]),
+        (
+            "chunking:\n  max_tokens: 100\n  overlap_tokens: 60\n",
+            [
+                "chunking:",
+                "must be less than half of max_tokens",
+            ],
+        ),
         ("colour: blue\n", ["colour: unknown key", "allowed keys here: chunking, data_dir"]),
         ("- just\n- a list\n", ["must hold a mapping of sections"]),
         ("retrieval: [unclosed\n", ["is not valid YAML"]),

@@ -15,8 +15,12 @@ def test_path_parameter_question_cites_a_page_about_path_parameters(tmp_path):
 
     settings = Settings(data_dir=tmp_path)
     indexer = open_indexer(
-        store=settings.store, store_path=settings.store_path, embedding=settings.embedding,
-        chunking=settings.chunking, parsing=settings.parsing, sparse=settings.sparse,
+        store=settings.store,
+        store_path=settings.store_path,
+        embedding=settings.embedding,
+        chunking=settings.chunking,
+        parsing=settings.parsing,
+        sparse=settings.sparse,
     )
     try:
         report = indexer.ingest([FASTAPI_DOCS])
