@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import components  # noqa: F401  (offline defaults)
-from ingest.indexing import open_indexer
 from pipelines.config import Settings
 from pipelines.qa import QAPipeline
 
@@ -39,17 +38,6 @@ FASTAPI_QUESTIONS = [
     "How do I run background tasks?",
     "How do I set up OAuth2 with a password flow?",
 ]
-
-
-def _indexer(settings: Settings):
-    return open_indexer(
-        store=settings.store,
-        store_path=settings.store_path,
-        embedding=settings.embedding,
-        chunking=settings.chunking,
-        parsing=settings.parsing,
-        sparse=settings.sparse,
-    )
 
 
 def _encode_only(settings: Settings, texts: list[str]) -> float:
@@ -76,7 +64,7 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="docent-bench-"))
     settings = Settings(data_dir=data_dir)
 
-    indexer = _indexer(settings)
+    indexer = settings.open_indexer()
     first = indexer.ingest([folder])
     second = indexer.ingest([folder])
     texts = [f"{d.meta.get('section', '')}\n{d.content}" for d in indexer.store.filter_documents()]

@@ -63,17 +63,8 @@ def ingest(paths: tuple[str, ...], config: str | None, as_json: bool, quiet: boo
     """
     from tqdm import tqdm
 
-    from ingest.indexing import open_indexer
-
     settings = _settings(config)
-    indexer = open_indexer(
-        store=settings.store,
-        store_path=settings.store_path,
-        embedding=settings.embedding,
-        chunking=settings.chunking,
-        parsing=settings.parsing,
-        sparse=settings.sparse,
-    )
+    indexer = settings.open_indexer()
     bar = None
     counts = {"chunks": 0, "failed": 0}
 

@@ -8,7 +8,7 @@ data directory.
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,6 +21,9 @@ from ingest.config import (
     SparseSettings,
     StoreSettings,
 )
+
+if TYPE_CHECKING:
+    from ingest.indexing import Indexer
 
 CONFIG_ENV = "DOCENT_CONFIG"
 DATA_DIR_ENV = "DOCENT_DATA_DIR"
@@ -72,6 +75,19 @@ class Settings(BaseModel):
     def store_path(self) -> Path:
         """The Qdrant local-mode folder."""
         return self.data_path / Path(self.store.path).expanduser()
+
+    def open_indexer(self) -> "Indexer":
+        """An `Indexer` over the configured store; close its `store` when done."""
+        from ingest.indexing import open_indexer
+
+        return open_indexer(
+            store=self.store,
+            store_path=self.store_path,
+            embedding=self.embedding,
+            chunking=self.chunking,
+            parsing=self.parsing,
+            sparse=self.sparse,
+        )
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

@@ -24,17 +24,8 @@ def ingested(tmp_path_factory, corpus_dir):
     """Settings whose store holds the test corpus, and the report of its first ingest."""
     from pipelines.config import Settings
 
-    from ingest.indexing import open_indexer
-
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
-    indexer = open_indexer(
-        store=settings.store,
-        store_path=settings.store_path,
-        embedding=settings.embedding,
-        chunking=settings.chunking,
-        parsing=settings.parsing,
-        sparse=settings.sparse,
-    )
+    indexer = settings.open_indexer()
     try:
         report = indexer.ingest([corpus_dir])
     finally:

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from ingest.indexing import open_indexer
 from pipelines.config import Settings
 from tests.corpus import write_bad_files, write_corpus
 
@@ -25,14 +24,7 @@ EXPECTED_CHUNKS = {
 
 def _indexer(data_dir: Path):
     settings = Settings(data_dir=data_dir)
-    return open_indexer(
-        store=settings.store,
-        store_path=settings.store_path,
-        embedding=settings.embedding,
-        chunking=settings.chunking,
-        parsing=settings.parsing,
-        sparse=settings.sparse,
-    )
+    return settings.open_indexer()
 
 
 @pytest.fixture()

@@ -9,19 +9,11 @@ FASTAPI_DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fastap
 
 @pytest.mark.skipif(not FASTAPI_DOCS.is_dir(), reason="../shared/data/fastapi_docs is absent")
 def test_path_parameter_question_cites_a_page_about_path_parameters(tmp_path):
-    from ingest.indexing import open_indexer
     from pipelines.config import Settings
     from pipelines.qa import QAPipeline
 
     settings = Settings(data_dir=tmp_path)
-    indexer = open_indexer(
-        store=settings.store,
-        store_path=settings.store_path,
-        embedding=settings.embedding,
-        chunking=settings.chunking,
-        parsing=settings.parsing,
-        sparse=settings.sparse,
-    )
+    indexer = settings.open_indexer()
     try:
         report = indexer.ingest([FASTAPI_DOCS])
     finally:
