@@ -98,28 +98,33 @@ class ContextPacker:
         for document in documents:
             title = document.meta.get("section") or Path(document.meta.get("source", "")).name
             header = f"[{len(packed) + 1}] {title}\n"
-            text = self._fit(header, _body(document), budget)
-            if text is None:
+            fitted = self._fit(header, _body(document), budget)
+            if fitted is None:
                 break
+            text, tokens = fitted
             passages.append(header + text)
             packed.append(document)
-            budget -= self.count_tokens(header + text + "\n\n")
+            budget -= tokens
         context = "\n\n".join(passages)
         prompt = f"{INSTRUCTION}\n\n{EXAMPLES}Context:\n{context}\n\nQuestion: {question}\nAnswer:"
         return {"prompt": prompt, "documents": packed}
 
-    def _fit(self, header: str, text: str, budget: int) -> str | None:
-        """`text` whole, or cut at the last sentence end that fits, or None."""
-        if self.count_tokens(header + text + "\n\n") <= budget:
-            return text
+    def _fit(self, header: str, text: str, budget: int) -> tuple[str, int] | None:
+        """`text` whole, or cut at the last sentence end that fits, or None; with the tokens
+        the passage (header and separator included) takes."""
+        tokens = self.count_tokens(header + text + "\n\n")
+        if tokens <= budget:
+            return text, tokens
         if budget < _MIN_PASSAGE_TOKENS:
             return None
         kept: list[str] = []
         for sentence in _SENTENCE_END.split(text):
-            if self.count_tokens(header + " ".join([*kept, sentence]) + "\n\n") > budget:
+            candidate = self.count_tokens(header + " ".join([*kept, sentence]) + "\n\n")
+            if candidate > budget:
                 break
             kept.append(sentence)
-        return " ".join(kept) if kept else None
+            tokens = candidate
+        return (" ".join(kept), tokens) if kept else None
 
 
 def _body(document: Document) -> str:

@@ -99,12 +99,15 @@ class LlamaCppGenerator:
         self.warm_up()
         started = time.perf_counter()
         try:
+            # Tokenised once, with the beginning-of-text token and without parsing special-token
+            # text, so a document cannot smuggle control tokens into the prompt.
+            tokens = self._llm.tokenize(prompt.encode())
             output = self._llm.create_completion(
-                prompt,
+                tokens,
                 max_tokens=self.max_new_tokens,
                 temperature=self.temperature,
                 stop=self.stop,
-                logits_processor=self._first_token_rules(prompt),
+                logits_processor=self._first_token_rules(len(tokens)),
             )
         except (ValueError, RuntimeError) as e:
             raise GenerationError(
@@ -121,13 +124,12 @@ class LlamaCppGenerator:
         }
         return {"replies": [choice["text"].strip()], "meta": [meta]}
 
-    def _first_token_rules(self, prompt: str) -> Any:
+    def _first_token_rules(self, prompt_tokens: int) -> Any:
         """A logits processor that bans line breaks at the first generated position, or None."""
         if not (self.answer_on_same_line and self._line_breaks):
             return None
         from llama_cpp import LogitsProcessorList
 
-        prompt_tokens = len(self._llm.tokenize(prompt.encode()))
         line_breaks = self._line_breaks
 
         def no_leading_line_break(input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
