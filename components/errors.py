@@ -28,3 +28,39 @@ class StoreError(DocentError):
 
 class GenerationError(DocentError):
     """The generation model could not produce an answer."""
+
+
+class ModelCallError(GenerationError):
+    """One call to one model failed; `kind` says how, so a fallback chain can decide what to do.
+
+    Kinds: "connection" (nothing answers), "timeout", "rate_limited" (HTTP 429), "server_error"
+    (HTTP 5xx or a crash of an in-process model), "bad_output" (empty, unparsable, or not
+    matching the requested JSON schema), "client_error" (the request itself was refused, e.g. a
+    wrong API key: retrying the same model will not help).
+    """
+
+    RETRYABLE = frozenset({"connection", "timeout", "rate_limited", "server_error", "bad_output"})
+
+    def __init__(self, model: str, kind: str, detail: str, retry_after: float | None = None):
+        super().__init__(f"model {model!r}: {kind.replace('_', ' ')}: {detail}")
+        self.model = model
+        self.kind = kind
+        self.detail = detail
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Whether calling the same model again may succeed."""
+        return self.kind in self.RETRYABLE
+
+
+class AllModelsFailedError(GenerationError):
+    """Every model that could serve a request failed or was skipped; the message lists why."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        listed = "; ".join(reasons) or "no model is configured for this request"
+        super().__init__(
+            f"no model could answer ({listed}). Check that the model endpoints are running and "
+            "reachable, or add a fallback model to the configuration."
+        )
+        self.reasons = reasons

@@ -63,7 +63,7 @@ def gguf_model_path(name: str) -> str:
         if Path(name).expanduser().is_file():
             return str(Path(name).expanduser().resolve())
         raise ConfigError(
-            f"generator.model: {name!r} is neither a shipped model ({', '.join(GGUF_MODELS)}) "
+            f"{name!r} is neither a shipped model ({', '.join(GGUF_MODELS)}) "
             "nor an existing .gguf file"
         )
     package = __import__(GGUF_MODELS[name])

@@ -107,17 +107,23 @@ def ingest(paths: tuple[str, ...], config: str | None, as_json: bool, quiet: boo
     "--json",
     "as_json",
     is_flag=True,
-    help="Print one JSON object per question: answer, citations, timings.",
+    help="Print one JSON object per question: answer, citations, intent, route, decision, "
+    "models tried, verification, cost, timings, trace id.",
 )
-def ask(questions: tuple[str, ...], config: str | None, as_json: bool) -> None:
+@click.option("--trace", is_flag=True, help="Also print the route, models tried and cost.")
+def ask(questions: tuple[str, ...], config: str | None, as_json: bool, trace: bool) -> None:
     """Answer questions from the ingested documents, with numbered citations.
 
-    When nothing relevant was ingested, the answer says so instead of guessing.
+    Each question is classified (when the configuration has intents) and follows its route:
+    answered from the documents, answered directly, handed to a person, or declined. An answer
+    the verifier finds unsupported goes to the next model; when none is left, the answer says
+    the documents do not say instead of guessing.
 
     \b
     Examples:
       docent ask "How do I declare a path parameter?"
       docent ask --json "What is the refund policy?"
+      docent ask --config configs/support.yaml --trace "I was charged twice this month"
       docent ask "First question?" "Second question?"
     """
     from pipelines.qa import QAPipeline
@@ -137,9 +143,62 @@ def ask(questions: tuple[str, ...], config: str | None, as_json: bool) -> None:
                 if c.section:
                     where.append(f'section "{c.section}"')
                 click.echo(f"   [{c.number}] {', '.join(where)}")
+            if answer.handoff:
+                click.echo(f"   handoff ticket {answer.handoff['id']}")
+            if trace:
+                click.echo(_trace(answer))
             click.echo(f"   ({answer.timings['total']:.2f} s)\n")
     finally:
         qa.close()
+
+
+def _trace(answer) -> str:
+    """The route, the models tried and the cost, as indented lines."""
+    intent = answer.intent or {}
+    head = (
+        f"   intent: {intent.get('name', '-')} ({intent.get('confidence', '-')}); "
+        f"route: {answer.route}; decision: {answer.decision}; model: {answer.model or '-'}"
+    )
+    lines = [head]
+    for call in answer.models_tried:
+        detail = f" ({call['detail']})" if call["detail"] else ""
+        lines.append(f"   tried {call['model']}: {call['outcome']}{detail}")
+    if answer.verification and "score" in answer.verification:
+        lines.append(f"   verification: {answer.verification['score']}")
+    lines.append(
+        f"   tokens: {answer.tokens['prompt']} in, {answer.tokens['completion']} out; "
+        f"cost: {answer.cost:.6f}; trace: {answer.trace_id}"
+    )
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option("--limit", default=20, show_default=True, help="How many tickets to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tickets as a JSON list.")
+def handoffs(config: str | None, limit: int, as_json: bool) -> None:
+    """List the conversations handed to a person, newest first.
+
+    \b
+    Examples:
+      docent handoffs --config configs/support.yaml
+      docent handoffs --json --limit 5
+    """
+    from components.routing.handoff_desk import HandoffDesk
+
+    settings = _settings(config)
+    desk = HandoffDesk(path=settings.handoff_path)
+    tickets = [ticket.to_dict() for ticket in desk.tickets(limit)]
+    if as_json:
+        click.echo(json.dumps(tickets, indent=2, ensure_ascii=False))
+        return
+    if not tickets:
+        click.echo("No handoffs yet.")
+    for ticket in tickets:
+        click.echo(
+            f"{ticket['id']}  {ticket['intent'] or '-'}  {ticket['question']!r}  "
+            f"webhook: {ticket['webhook_status']}"
+        )
 
 
 def main() -> None:

@@ -8,10 +8,10 @@ data directory.
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from components.errors import ConfigError
 from ingest.config import (
@@ -39,17 +39,161 @@ class RetrievalSettings(BaseModel):
     max_similarity_gap: float = Field(default=0.2, ge=0, le=2)
 
 
-class GeneratorSettings(BaseModel):
-    """The answer model: a shipped GGUF name or a path to a GGUF file, run by llama.cpp."""
+class ModelSettings(BaseModel):
+    """One model of the registry: where it runs, what it costs, what it can do.
+
+    `provider: llama_cpp` runs a GGUF file in process (`model` is a shipped name or a path);
+    `provider: openai` calls any OpenAI-compatible endpoint at `base_url` (`model` is the name
+    the endpoint expects; the API key comes from the environment variable `api_key_env`).
+    Prices are per million tokens. `tokenizer` names a GGUF (shipped name or path) whose
+    vocabulary measures prompts for an endpoint; without one, tokens are estimated.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    provider: Literal["llama_cpp"] = "llama_cpp"
+    provider: Literal["llama_cpp", "openai"] = "llama_cpp"
     model: str = "gemma-3-270m"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=1, ge=0, le=10)
+    backoff: float = Field(default=0.5, ge=0)
     context_window: int = Field(default=2048, ge=256)
     max_new_tokens: int = Field(default=64, ge=1)
     temperature: float = Field(default=0.0, ge=0, le=2)
     threads: int | None = Field(default=None, ge=1)
+    price_in: float = Field(default=0.0, ge=0)
+    price_out: float = Field(default=0.0, ge=0)
+    capabilities: list[str] = ["answer", "chat", "extract"]
+    tokenizer: str | None = None
+    structured_output: Literal["grammar", "response_format", "none"] = "grammar"
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> "ModelSettings":
+        if self.provider == "openai" and not self.base_url:
+            raise ValueError("a model with provider openai needs base_url (e.g. http://host/v1)")
+        if self.provider == "llama_cpp" and self.base_url:
+            raise ValueError("base_url is for provider openai; llama_cpp runs in process")
+        if self.max_new_tokens >= self.context_window:
+            raise ValueError("max_new_tokens must be below context_window")
+        return self
+
+
+RouteType = Literal["rag", "direct", "handoff", "reply", "refuse"]
+
+
+class RouteSettings(BaseModel):
+    """What happens to a request of one intent.
+
+    `rag` retrieves, then generates with citations; `direct` generates without retrieval;
+    `handoff` hands the conversation to a human; `reply` and `refuse` answer with `message`.
+    `capability` picks the models (cheapest first) unless `models` names the chain;
+    `json_schema` asks for JSON of that shape (validated; a mismatch counts as a failure).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: RouteType = "rag"
+    capability: str | None = None
+    models: list[str] | None = None
+    message: str | None = None
+    json_schema: dict[str, Any] | None = None
+    verify: bool = True
+
+    @model_validator(mode="after")
+    def _message(self) -> "RouteSettings":
+        if self.type in ("reply", "refuse") and not self.message:
+            raise ValueError(f"a {self.type} route needs a message")
+        if self.json_schema is not None:
+            import jsonschema
+
+            try:
+                jsonschema.Draft202012Validator.check_schema(self.json_schema)
+            except jsonschema.SchemaError as e:
+                raise ValueError(f"json_schema is not a valid JSON schema: {e.message}") from e
+        return self
+
+    @property
+    def needs(self) -> str:
+        """The capability a model must have to serve this route."""
+        default = {"rag": "answer", "direct": "chat"}.get(self.type, "answer")
+        return self.capability or ("extract" if self.json_schema else default)
+
+
+class IntentSettings(BaseModel):
+    """The intent classifier: example utterances per intent, inline or in a CSV/JSON file.
+
+    Without examples there is no classification and every request takes the route of
+    `default_intent`. A request whose confidence is below `out_of_scope_threshold` is
+    `out_of_scope`. When the two best intents are closer than `tie_break_margin` and
+    `tie_break_model` is set, that model chooses between them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    examples: dict[str, list[str]] = {}
+    examples_file: Path | None = None
+    out_of_scope_threshold: float | None = Field(default=None, ge=0, le=1)
+    default_intent: str = "question"
+    tie_break_model: str | None = None
+    tie_break_margin: float = Field(default=0.05, ge=0, le=1)
+
+
+class VerificationSettings(BaseModel):
+    """The check that an answer is supported by its passages, and what a weak answer does.
+
+    Below `threshold` the answer goes to the next model of the chain; when none is left or the
+    budget is spent, docent abstains.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    threshold: float = Field(default=0.5, ge=0, le=1)
+
+
+class BudgetSettings(BaseModel):
+    """A per-request limit on tokens and money (in the registry's currency); null: none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_cost: float | None = Field(default=None, ge=0)
+
+
+class BreakerSettings(BaseModel):
+    """The circuit breaker of every model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failure_threshold: int = Field(default=3, ge=1)
+    cooldown_seconds: float = Field(default=30.0, ge=0)
+
+
+class HandoffSettings(BaseModel):
+    """Handing a conversation to a human: a ticket in the data directory, optionally a webhook.
+
+    With `offer_on_abstain`, an answer docent cannot support offers a human instead.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_url: str | None = None
+    timeout: float = Field(default=5.0, gt=0)
+    message: str = "I'm handing this conversation to a person on our support team."
+    offer_on_abstain: bool = False
+    offer_message: str = "Would you like me to connect you with a person on our support team?"
+
+
+class SafetySettings(BaseModel):
+    """Masking personal data (emails, phone, card and account numbers) in answers and logs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mask_pii: bool = False
+
+
+DEFAULT_MODELS = {"gemma-3-270m": ModelSettings()}
 
 
 class Settings(BaseModel):
@@ -64,7 +208,47 @@ class Settings(BaseModel):
     chunking: ChunkingSettings = ChunkingSettings()
     parsing: ParsingSettings = ParsingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
-    generator: GeneratorSettings = GeneratorSettings()
+    models: dict[str, ModelSettings] = DEFAULT_MODELS
+    routes: dict[str, RouteSettings] = {"question": RouteSettings()}
+    intents: IntentSettings = IntentSettings()
+    verification: VerificationSettings = VerificationSettings()
+    budget: BudgetSettings = BudgetSettings()
+    breaker: BreakerSettings = BreakerSettings()
+    handoff: HandoffSettings = HandoffSettings()
+    safety: SafetySettings = SafetySettings()
+
+    @model_validator(mode="after")
+    def _references(self) -> "Settings":
+        """Every name a section uses must exist in the section that defines it."""
+        if not self.models:
+            raise ValueError("models: at least one model is needed")
+        for intent, route in self.routes.items():
+            for name in route.models or []:
+                if name not in self.models:
+                    raise ValueError(
+                        f"routes.{intent}.models: unknown model {name!r}; "
+                        f"known: {', '.join(self.models)}"
+                    )
+            needs = route.needs
+            if route.type in ("rag", "direct") and not any(
+                needs in self.models[name].capabilities for name in route.models or self.models
+            ):
+                raise ValueError(
+                    f"routes.{intent}: no model has the capability {needs!r}; add it to a "
+                    "model's capabilities"
+                )
+        tie = self.intents.tie_break_model
+        if tie is not None and tie not in self.models:
+            raise ValueError(f"intents.tie_break_model: unknown model {tie!r}")
+        classified = self.intents.examples or self.intents.examples_file is not None
+        if not classified and self.intents.default_intent not in self.routes:
+            raise ValueError(
+                    f"routes: no route for the default intent {self.intents.default_intent!r}"
+                )
+        for intent in self.intents.examples:
+            if intent not in self.routes:
+                raise ValueError(f"routes: no route for the intent {intent!r}; add routes.{intent}")
+        return self
 
     @property
     def data_path(self) -> Path:
@@ -75,6 +259,11 @@ class Settings(BaseModel):
     def store_path(self) -> Path:
         """The Qdrant local-mode folder."""
         return self.data_path / Path(self.store.path).expanduser()
+
+    @property
+    def handoff_path(self) -> Path:
+        """The SQLite file of handoff tickets."""
+        return self.data_path / "handoffs.sqlite"
 
     def open_indexer(self) -> "Indexer":
         """An `Indexer` over the configured store; close its `store` when done."""
@@ -106,6 +295,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raw = _read_yaml(Path(path))
     if os.environ.get(DATA_DIR_ENV):
         raw["data_dir"] = os.environ[DATA_DIR_ENV]
+    intents = raw.get("intents")
+    if path is not None and isinstance(intents, dict) and intents.get("examples_file"):
+        # A file named in the configuration is found beside it, wherever docent runs.
+        intents["examples_file"] = Path(path).parent / Path(intents["examples_file"]).expanduser()
     try:
         return Settings.model_validate(raw)
     except ValidationError as e:
@@ -142,14 +335,23 @@ def _describe(error: ValidationError) -> str:
             continue
         value = problem.get("input")
         message = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"]:
+            lines.append(f"  {message}")
+            continue
         lines.append(f"  {key}: {message} (got {value!r})")
     return "\n".join(lines)
 
 
 def _allowed_keys(parent: tuple) -> list[str]:
     model: type[BaseModel] = Settings
-    for part in parent:
-        annotation = model.model_fields[str(part)].annotation
+    parts = list(parent)
+    while parts:
+        annotation = model.model_fields[str(parts.pop(0))].annotation
+        if get_origin(annotation) is dict:
+            # A mapping of names (models, routes): the next part is a name, not a key.
+            annotation = get_args(annotation)[1]
+            if parts:
+                parts.pop(0)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation

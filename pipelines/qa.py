@@ -1,10 +1,11 @@
-"""The question-answering pipeline: hybrid retrieval, packing, generation, citations."""
+"""The query pipeline: classify, route, retrieve, generate with fallbacks, verify, escalate."""
 
+import json
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import uuid
+from typing import TYPE_CHECKING, Any
 
-from haystack import Pipeline
+from haystack import Document, Pipeline, logging
 from haystack_integrations.components.embedders.sentence_transformers import (
     SentenceTransformersTextEmbedder,
 )
@@ -12,72 +13,58 @@ from haystack_integrations.components.retrievers.qdrant import QdrantHybridRetri
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.embedding.bm25_sparse_text_embedder import Bm25SparseTextEmbedder
-from components.errors import DocentError
+from components.errors import AllModelsFailedError, ConfigError, DocentError
 from components.generation.cited_answer_builder import ABSTAIN, CitedAnswerBuilder
-from components.generation.context_packer import ContextPacker
-from components.generation.llama_cpp_generator import LlamaCppGenerator
+from components.generation.fallback_generator import Budget, ChainResult, ModelCall
 from components.retrieval.relevance_filter import RelevanceFilter
-from components.shipped_models import embedding_dimension, embedding_model_path, gguf_model_path
+from components.routing.handoff_desk import HandoffDesk
+from components.safety.pii_masker import PiiMasker
+from components.shipped_models import embedding_dimension, embedding_model_path
+from components.verification.support_verifier import SupportVerifier
 from ingest.store import open_store
-from pipelines import timing
-from pipelines.config import Settings
+from pipelines import prompts, timing
+from pipelines.answer import Answer, Citation
+from pipelines.config import RouteSettings, Settings
+from pipelines.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    from components.intent.intent_classifier import IntentClassifier
+
+logger = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 300
-# A base model continues the pattern of the prompt; these end its answer.
-STOP = ["\n", "Question:", "Context:"]
-
-
-@dataclass
-class Citation:
-    """One source of an answer, numbered as in the answer text."""
-
-    number: int
-    source: str
-    page: int | None
-    section: str
-    snippet: str
-    score: float | None
-
-
-@dataclass
-class Answer:
-    """An answer with its citations and the seconds spent in each stage."""
-
-    question: str
-    answer: str
-    citations: list[Citation]
-    supported: bool
-    timings: dict[str, float] = field(default_factory=dict)
-    generation: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
+OUT_OF_SCOPE = "out_of_scope"
+REFUSAL = "Sorry, I can only help with questions about our products and services."
 
 
 class QAPipeline:
-    """Answers questions from a collection, citing the chunks the answer stands on.
+    """Answer requests: classify the intent, follow its route, and record every decision.
 
-    Retrieval fuses dense (MiniLM) and sparse (BM25) search with RRF in Qdrant; chunks below the
-    relevance floor are dropped and, when none is left, docent says the documents do not say
-    instead of generating. Otherwise the best chunks are packed into the generator's context
-    window, the local model answers, and each sentence is cited to the chunk that supports it.
+    A `rag` route retrieves with hybrid search (MiniLM dense + BM25 sparse, fused with RRF),
+    drops chunks below the relevance floor, packs the best into each candidate model's context
+    window (measured with that model's tokenizer), and asks the cheapest capable model; on an
+    error, timeout, rate limit or unusable reply the next model takes over (see
+    `FallbackGenerator`). The verifier then scores how well the answer's sentences are
+    supported by the packed passages: below the threshold the answer is escalated to the next
+    model of the chain; when none is left or the budget is spent, docent abstains ("The
+    documents do not say.") and, if configured, offers a human. `direct`, `handoff`, `reply`
+    and `refuse` routes do what their names say. The `Answer` carries the intent, route, every
+    model call with tokens, cost and seconds, the verification, timings and a trace id.
 
     Usage:
     ```python
-    qa = QAPipeline.from_settings(load_settings())
-    answer = qa.ask("How many days per week can employees work remotely?")
-    print(answer.answer, answer.citations[0].source)
+    qa = QAPipeline.from_settings(load_settings("configs/support.yaml"))
+    answer = qa.ask("How long is the password reset link valid?")
+    answer.answer, answer.citations, answer.decision, answer.cost, answer.models_tried
     ```
     """
 
     def __init__(self, settings: Settings, store: QdrantDocumentStore) -> None:
-        """Build the pipelines over an open store; models load on `warm_up` or the first ask."""
+        """Build the pipeline over an open store; models load on `warm_up` or first use."""
         self.settings = settings
         self.store = store
         embedder_path = embedding_model_path(settings.embedding.model)
-        gguf = gguf_model_path(settings.generator.model)
-        gen = settings.generator
+        self.registry = ModelRegistry(settings)
         self._retrieve = Pipeline()
         self._retrieve.add_component(
             "embed_dense",
@@ -104,34 +91,23 @@ class QAPipeline:
                 max_gap=settings.retrieval.max_similarity_gap,
             ),
         )
-        self._retrieve.add_component(
-            "pack",
-            ContextPacker(
-                model_path=gguf,
-                context_window=gen.context_window,
-                max_new_tokens=gen.max_new_tokens,
-            ),
-        )
         self._retrieve.connect("embed_dense.embedding", "retrieve.query_embedding")
         self._retrieve.connect("embed_sparse.sparse_embedding", "retrieve.query_sparse_embedding")
         self._retrieve.connect("retrieve.documents", "filter.documents")
         self._retrieve.connect("embed_dense.embedding", "filter.query_embedding")
-        self._retrieve.connect("filter.documents", "pack.documents")
-
-        self._generate = Pipeline()
-        self._generate.add_component(
-            "generate",
-            LlamaCppGenerator(
-                model_path=gguf,
-                context_window=gen.context_window,
-                max_new_tokens=gen.max_new_tokens,
-                temperature=gen.temperature,
-                stop=STOP,
-                threads=gen.threads,
-            ),
+        self._cite = CitedAnswerBuilder(language=settings.sparse.language)
+        self._verifier = SupportVerifier(
+            model=embedder_path,
+            language=settings.sparse.language,
+            threshold=settings.verification.threshold,
         )
-        self._generate.add_component("cite", CitedAnswerBuilder(language=settings.sparse.language))
-        self._generate.connect("generate.replies", "cite.replies")
+        self._classifier = _classifier(settings, embedder_path)
+        self._desk = HandoffDesk(
+            path=settings.handoff_path,
+            webhook_url=settings.handoff.webhook_url,
+            timeout=settings.handoff.timeout,
+        )
+        self._masker = PiiMasker() if settings.safety.mask_pii else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "QAPipeline":
@@ -140,48 +116,191 @@ class QAPipeline:
         return cls(settings, open_store(settings.store, settings.store_path, dim))
 
     def warm_up(self) -> None:
-        """Load every model now rather than on the first question."""
+        """Load every model now rather than on the first request."""
         self._retrieve.warm_up()
-        self._generate.warm_up()
+        self._verifier.warm_up()
+        if self._classifier is not None:
+            self._classifier.warm_up()
+        self.registry.warm_up()
 
     def ask(self, question: str) -> Answer:
-        """Answer `question` from the collection.
+        """Answer `question` along the route of its intent.
 
         Raises:
-            DocentError: the question is empty, or nothing has been ingested yet.
+            DocentError: the question is empty, or a rag route finds nothing ingested.
+            AllModelsFailedError: every model that could answer failed or was skipped.
         """
         question = question.strip()
         if not question:
             raise DocentError('the question is empty; ask something, e.g. docent ask "..."')
+        started = time.perf_counter()
+        answer = Answer(question, "", [], False, trace_id=uuid.uuid4().hex)
+        budget = Budget(self.settings.budget.max_tokens, self.settings.budget.max_cost)
+        with timing.collect() as timings:
+            with timing.stage("classify"):
+                intent = self._classify(question, answer, budget)
+            route = self.settings.routes.get(intent) or RouteSettings(
+                type="refuse", message=REFUSAL
+            )
+            answer.route = route.type
+            try:
+                self._follow(route, question, answer, budget)
+            finally:
+                answer.cost = round(budget.cost, 8)
+            if self._masker is not None:
+                answer.answer = self._masker.run(text=answer.answer)["text"]
+        answer.timings = {name: round(seconds, 4) for name, seconds in timings.items()}
+        answer.timings["total"] = round(time.perf_counter() - started, 4)
+        return answer
+
+    def _classify(self, question: str, answer: Answer, budget: Budget) -> str:
+        """The request's intent; recorded in the answer with its confidence and runner-up."""
+        if self._classifier is None:
+            return self.settings.intents.default_intent
+        result = self._classifier.run(text=question)
+        answer.intent = {
+            "name": result["intent"],
+            "confidence": round(result["confidence"], 4),
+            "runner_up": result["runner_up"],
+            "runner_up_confidence": round(result["runner_up_confidence"], 4),
+        }
+        tie_model = self.settings.intents.tie_break_model
+        if (
+            tie_model is not None
+            and result["runner_up"] is not None
+            and result["margin"] < self.settings.intents.tie_break_margin
+        ):
+            first = result["intent"] if result["intent"] != OUT_OF_SCOPE else result["runner_up"]
+            second = result["runner_up"] if first != result["runner_up"] else result["intent"]
+            prompt = prompts.TIE_BREAK.format(question=question, first=first, second=second)
+            chosen = self._generate(
+                {tie_model: prompt}, answer, budget, json_schema={"enum": [first, second]}
+            )
+            if chosen.value is not None:
+                answer.intent["name"] = chosen.value
+                answer.intent["tie_break"] = tie_model
+        return answer.intent["name"]
+
+    def _follow(self, route: RouteSettings, question: str, answer: Answer, budget: Budget):
+        """Carry out `route` for `question`, filling `answer`."""
+        if route.type in ("reply", "refuse"):
+            answer.answer, answer.decision = route.message or "", route.type
+        elif route.type == "handoff":
+            intent = answer.intent["name"] if answer.intent else None
+            self._hand_off(question, intent, "the request asks for a person", answer)
+            answer.answer = route.message or self.settings.handoff.message
+            answer.decision = "handoff"
+        elif route.type == "direct":
+            self._direct(route, question, answer, budget)
+        else:
+            self._rag(route, question, answer, budget)
+
+    def _direct(self, route: RouteSettings, question: str, answer: Answer, budget: Budget):
+        """Generate without retrieval: a conversational reply, or JSON of the route's schema."""
+        if route.json_schema is not None:
+            schema = json.dumps(route.json_schema)
+            prompt = prompts.EXTRACT.format(schema=schema, question=question)
+        else:
+            prompt = prompts.DIRECT.format(question=question)
+        tokens = {name: self.registry.count_tokens(name, prompt) for name in self.registry.cards}
+        plan = self.registry.router.plan(route.needs, tokens, route.models)
+        _record_skips(answer, plan.skipped)
+        with timing.stage("generate"):
+            result = self._generate(
+                {name: prompt for name in plan.order},
+                answer,
+                budget,
+                json_schema=route.json_schema,
+                prompt_tokens=tokens,
+            )
+        if result.reply is None:
+            raise AllModelsFailedError(result.reasons or [r for _, r in plan.skipped])
+        answer.model = result.model
+        answer.answer = result.reply
+        answer.data = result.value
+        answer.decision = "extract" if route.json_schema is not None else "direct"
+
+    def _rag(self, route: RouteSettings, question: str, answer: Answer, budget: Budget):
+        """Retrieve, generate, verify; escalate weak answers; abstain when nothing is left."""
         if self.store.count_documents() == 0:
             raise DocentError(
                 f"the collection {self.settings.store.collection!r} in {self.settings.store_path} "
                 "is empty: ingest documents first with `docent ingest PATH`"
             )
-        started = time.perf_counter()
-        with timing.collect() as timings:
-            retrieved = self._retrieve.run(
-                {
-                    "embed_dense": {"text": question},
-                    "embed_sparse": {"text": question},
-                    "pack": {"question": question},
-                }
-            )
-            packed = retrieved["pack"]["documents"]
-            if packed:
-                generated = self._generate.run(
-                    {
-                        "generate": {"prompt": retrieved["pack"]["prompt"]},
-                        "cite": {"query": question, "documents": packed},
-                    },
-                    include_outputs_from={"generate"},
+        retrieved = self._retrieve.run(
+            {"embed_dense": {"text": question}, "embed_sparse": {"text": question}}
+        )
+        relevant = retrieved["filter"]["documents"]
+        if not relevant:
+            self._abstain(question, answer, "no passage is relevant enough")
+            return
+        packs: dict[str, dict[str, Any]] = {}
+        with timing.stage("pack"):
+            for name in route.models or self.registry.cards:
+                pack = self.registry.packers[name].run(question=question, documents=relevant)
+                if pack["documents"]:
+                    packs[name] = pack
+        tokens = {name: pack["prompt_tokens"] for name, pack in packs.items()}
+        plan = self.registry.router.plan(route.needs, tokens, route.models)
+        _record_skips(answer, plan.skipped)
+        remaining = list(plan.order)
+        best: tuple[float, str, dict[str, Any], Any] | None = None
+        failures: list[str] = []
+        while remaining:
+            with timing.stage("generate"):
+                result = self._generate(
+                    {name: packs[name]["prompt"] for name in remaining},
+                    answer,
+                    budget,
+                    json_schema=route.json_schema,
+                    prompt_tokens=tokens,
                 )
-        timings = {name: round(seconds, 4) for name, seconds in timings.items()}
-        timings["total"] = round(time.perf_counter() - started, 4)
-        if not packed:
-            return Answer(question, ABSTAIN, [], False, timings)
-        answer = generated["cite"]["answers"][0]
-        citations = [
+            failures += result.reasons
+            if result.reply is None:
+                break
+            remaining = remaining[remaining.index(result.model) + 1 :]
+            documents = packs[result.model]["documents"]
+            with timing.stage("cite"):
+                cited = self._cite.run(query=question, replies=[result.reply], documents=documents)
+            cited = cited["answers"][0]
+            check = self._verify(route, result.reply, documents)
+            score = check["score"] if cited.meta["supported"] else 0.0
+            if best is None or score > best[0]:
+                best = (score, result.model, check, (cited, result.value))
+            if check["supported"] and cited.meta["supported"]:
+                break
+            answer.models_tried.append(
+                ModelCall(
+                    result.model,
+                    "weak_answer",
+                    f"verification {score:.2f} below {self.settings.verification.threshold}",
+                ).to_dict()
+            )
+        over_budget = bool(failures) and all("over budget" in line for line in failures)
+        if best is None:
+            if over_budget:
+                self._abstain(question, answer, "the request's budget is spent")
+                return
+            raise AllModelsFailedError(failures or [r for _, r in plan.skipped])
+        score, model, check, (cited, value) = best
+        answer.verification = {
+            "score": round(score, 4),
+            "threshold": self.settings.verification.threshold,
+            "unsupported": check["unsupported"],
+        }
+        if not (check["supported"] and cited.meta["supported"]):
+            answer.model = model
+            why = f"the best answer scored {score:.2f} in verification"
+            if over_budget:
+                why += "; the request's budget is spent"
+            self._abstain(question, answer, why)
+            return
+        answer.model = model
+        answer.answer = cited.data
+        answer.data = value
+        answer.supported = True
+        answer.decision = "pass"
+        answer.citations = [
             Citation(
                 number=number,
                 source=doc.meta.get("source", ""),
@@ -190,17 +309,91 @@ class QAPipeline:
                 snippet=(doc.content or "")[:SNIPPET_CHARS],
                 score=doc.meta.get("similarity"),
             )
-            for number, doc in enumerate(answer.documents, start=1)
+            for number, doc in enumerate(cited.documents, start=1)
         ]
-        return Answer(
-            question,
-            answer.data,
-            citations,
-            answer.meta["supported"],
-            timings,
-            generated["generate"]["meta"][0],
+
+    def _verify(self, route: RouteSettings, reply: str, documents: list[Document]):
+        """The verifier's judgement, or a pass when verification is off for this request."""
+        if not (self.settings.verification.enabled and route.verify) or route.json_schema:
+            return {"score": 1.0, "supported": True, "unsupported": []}
+        with timing.stage("verify"):
+            return self._verifier.run(answer=reply, documents=documents)
+
+    def _generate(
+        self,
+        prompts_by_model: dict[str, str],
+        answer: Answer,
+        budget: Budget,
+        json_schema: dict[str, Any] | None = None,
+        prompt_tokens: dict[str, int] | None = None,
+    ) -> ChainResult:
+        """Run the fallback chain and add its calls to the answer's trace and token count."""
+        result = self.registry.chain.run(
+            prompts_by_model,
+            prompt_tokens=prompt_tokens,
+            json_schema=json_schema,
+            budget=budget,
         )
+        for call in result.calls:
+            answer.models_tried.append(call.to_dict())
+            answer.tokens["prompt"] += call.prompt_tokens
+            answer.tokens["completion"] += call.completion_tokens
+        return result
+
+    def _abstain(self, question: str, answer: Answer, reason: str) -> None:
+        answer.answer = ABSTAIN
+        answer.decision = "abstain"
+        answer.supported = False
+        if answer.verification is None:
+            answer.verification = {"reason": reason}
+        else:
+            answer.verification["reason"] = reason
+        if self.settings.handoff.offer_on_abstain:
+            answer.handoff_offered = True
+            answer.answer = f"{ABSTAIN} {self.settings.handoff.offer_message}"
+
+    def _hand_off(self, question: str, intent: str | None, reason: str, answer: Answer) -> None:
+        text = self._masker.run(text=question)["text"] if self._masker else question
+        ticket = self._desk.open_ticket(
+            question=text, intent=intent, reason=reason, trace_id=answer.trace_id
+        )
+        answer.handoff = ticket.to_dict()
 
     def close(self) -> None:
         """Release the store (Qdrant local mode allows one open client per folder)."""
         self.store.close()
+
+
+def _record_skips(answer: Answer, skipped: list[tuple[str, str]]) -> None:
+    for name, reason in skipped:
+        answer.models_tried.append(ModelCall(name, "skipped", reason).to_dict())
+
+
+def _classifier(settings: Settings, embedder_path: str) -> "IntentClassifier | None":
+    """The intent classifier over the configured examples, or None when there are none."""
+    intents = settings.intents
+    if not intents.examples and intents.examples_file is None:
+        return None
+    from components.intent.intent_classifier import IntentClassifier, load_examples
+
+    examples = [(text, intent) for intent, texts in intents.examples.items() for text in texts]
+    if intents.examples_file is not None:
+        try:
+            examples += load_examples(intents.examples_file)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"intents.examples_file: {e}") from e
+    missing = sorted({intent for _, intent in examples} - set(settings.routes))
+    if missing:
+        raise ConfigError(
+            f"routes: no route for the intents {', '.join(missing)} of intents.examples_file"
+        )
+    kwargs = {}
+    if intents.out_of_scope_threshold is not None:
+        kwargs["out_of_scope_threshold"] = intents.out_of_scope_threshold
+    return IntentClassifier(
+        model=embedder_path,
+        examples=examples,
+        out_of_scope_label=OUT_OF_SCOPE,
+        cache_dir=str(settings.data_path / "cache" / "intents"),
+        **kwargs,
+    )

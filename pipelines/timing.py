@@ -69,3 +69,15 @@ def collect() -> Iterator[dict[str, float]]:
         yield timings
     finally:
         _CURRENT.reset(token)
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Add the wall time of the block to the active `collect()` dict under `name`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings = _CURRENT.get()
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started

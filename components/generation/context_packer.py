@@ -31,6 +31,7 @@ EXAMPLES = (
     "Answer: The company covers half of the price of lunch [2].\n\n"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"\w+")
 # A passage cut shorter than this is not worth its place in the prompt.
 _MIN_PASSAGE_TOKENS = 48
 
@@ -40,10 +41,13 @@ class ContextPacker:
     """Pack retrieved chunks, best first, into a completion prompt within a context window.
 
     Chunks are numbered [1], [2], ... in the order given, each headed by its section (the
-    chunk's own leading title lines are left out, the header shows them); a chunk
-    that does not fit whole is cut at a sentence end, and packing stops when nothing more fits.
-    Tokens are counted with the generator's own tokenizer. `documents` returns exactly the
-    chunks in the prompt, in the prompt's numbering, so citations map back to them.
+    chunk's own leading title lines are left out, the header shows them); a chunk that nearly
+    repeats one already packed (overlapping windows, the same paragraph in two files) is
+    dropped; a chunk that does not fit whole is cut at a sentence end, and packing stops when
+    nothing more fits. Tokens are counted with the generator's own tokenizer, read from its
+    GGUF file; for a model without one (a remote endpoint), `chars_per_token` estimates them
+    on the safe side. `documents` returns exactly the chunks in the prompt, in the prompt's
+    numbering, so citations map back to them.
 
     Usage:
     ```python
@@ -55,26 +59,43 @@ class ContextPacker:
     """
 
     def __init__(
-        self, *, model_path: str, context_window: int = 2048, max_new_tokens: int = 64
+        self,
+        *,
+        model_path: str | None,
+        context_window: int = 2048,
+        max_new_tokens: int = 64,
+        chars_per_token: float = 3.0,
+        max_overlap: float = 0.8,
     ) -> None:
         """Create the packer.
 
-        :param model_path: the GGUF file of the generator, whose tokenizer measures the prompt.
+        :param model_path: the GGUF file whose tokenizer measures the prompt, or None to
+            estimate tokens from characters.
         :param context_window: the generator's context window, in tokens.
         :param max_new_tokens: tokens kept free for the answer.
+        :param chars_per_token: characters per token when estimating (English text averages
+            about 4; 3 leaves a margin).
+        :param max_overlap: a chunk sharing more than this share of its word trigrams with a
+            packed chunk is a near duplicate and is dropped.
         """
         if max_new_tokens >= context_window:
             raise ValueError(
                 f"max_new_tokens ({max_new_tokens}) must be below context_window ({context_window})"
             )
+        if chars_per_token <= 0:
+            raise ValueError(f"chars_per_token must be positive (got {chars_per_token})")
+        if not 0 < max_overlap <= 1:
+            raise ValueError(f"max_overlap must be in (0, 1] (got {max_overlap})")
         self.model_path = model_path
         self.context_window = context_window
         self.max_new_tokens = max_new_tokens
+        self.chars_per_token = chars_per_token
+        self.max_overlap = max_overlap
         self._vocab: Any = None
 
     def warm_up(self) -> None:
         """Load the model's vocabulary only (idempotent)."""
-        if self._vocab is None:
+        if self._vocab is None and self.model_path is not None:
             from llama_cpp import Llama
 
             with native_output_silenced():
@@ -83,19 +104,27 @@ class ContextPacker:
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` for the generator, without the beginning-of-text token."""
         self.warm_up()
+        if self._vocab is None:
+            return int(len(text) / self.chars_per_token) + 1
         return len(self._vocab.tokenize(text.encode(), add_bos=False, special=False))
 
-    @component.output_types(prompt=str, documents=list[Document])
+    @component.output_types(prompt=str, documents=list[Document], prompt_tokens=int)
     def run(self, question: str, documents: list[Document]) -> dict[str, Any]:
         """Build the prompt for `question` from `documents`, best first.
 
-        :returns: `prompt` and `documents`, the chunks it holds, numbered from 1.
+        :returns: `prompt`, `documents`, the chunks it holds, numbered from 1, and
+            `prompt_tokens`, the prompt's size (with the beginning-of-text token).
         """
         frame = f"{INSTRUCTION}\n\n{EXAMPLES}Context:\n\n\nQuestion: {question}\nAnswer:"
-        budget = self.context_window - self.max_new_tokens - self.count_tokens(frame) - 1
+        frame_tokens = self.count_tokens(frame) + 1
+        budget = self.context_window - self.max_new_tokens - frame_tokens
         passages: list[str] = []
         packed: list[Document] = []
+        shingles: list[set[tuple[str, ...]]] = []
         for document in documents:
+            own = _shingles(document.content or "")
+            if any(_overlap(own, other) > self.max_overlap for other in shingles):
+                continue
             title = document.meta.get("section") or Path(document.meta.get("source", "")).name
             header = f"[{len(packed) + 1}] {title}\n"
             fitted = self._fit(header, _body(document), budget)
@@ -104,10 +133,12 @@ class ContextPacker:
             text, tokens = fitted
             passages.append(header + text)
             packed.append(document)
+            shingles.append(own)
             budget -= tokens
         context = "\n\n".join(passages)
         prompt = f"{INSTRUCTION}\n\n{EXAMPLES}Context:\n{context}\n\nQuestion: {question}\nAnswer:"
-        return {"prompt": prompt, "documents": packed}
+        used = self.context_window - self.max_new_tokens - budget
+        return {"prompt": prompt, "documents": packed, "prompt_tokens": used}
 
     def _fit(self, header: str, text: str, budget: int) -> tuple[str, int] | None:
         """`text` whole, or cut at the last sentence end that fits, or None; with the tokens
@@ -137,3 +168,13 @@ def _body(document: Document) -> str:
     while len(lines) > 1 and lines[0].strip() in titles:
         lines.pop(0)
     return "\n".join(lines)
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def _overlap(own: set[tuple[str, ...]], other: set[tuple[str, ...]]) -> float:
+    """The share of `own`'s trigrams found in `other`."""
+    return len(own & other) / len(own) if own else 0.0

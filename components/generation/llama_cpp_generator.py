@@ -1,14 +1,14 @@
 """Generate text in process with llama.cpp."""
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from haystack import component, logging
 
-from components.errors import GenerationError
+from components.errors import GenerationError, ModelCallError
 from components.generation.native_output import native_output_silenced
 
 logger = logging.getLogger(__name__)
@@ -90,15 +90,24 @@ class LlamaCppGenerator:
                 self._line_breaks.append(tokens[0])
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
-    def run(self, prompt: str) -> dict[str, Any]:
+    def run(self, prompt: str, json_schema: dict[str, Any] | None = None) -> dict[str, Any]:
         """Continue `prompt`.
 
+        :param json_schema: when given, decoding is constrained by a grammar built from this
+            JSON schema, so the reply is JSON of that shape (stop sequences do not apply).
         :returns: `replies`, one stripped completion, and `meta`, its model, token counts,
             finish reason and seconds.
+        :raises ModelCallError: llama.cpp failed (kind "server_error").
         """
         self.warm_up()
         started = time.perf_counter()
+        name = Path(self.model_path).name
         try:
+            grammar = None
+            if json_schema is not None:
+                from llama_cpp import LlamaGrammar
+
+                grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
             # Tokenised once, with the beginning-of-text token and without parsing special-token
             # text, so a document cannot smuggle control tokens into the prompt.
             tokens = self._llm.tokenize(prompt.encode())
@@ -106,17 +115,16 @@ class LlamaCppGenerator:
                 tokens,
                 max_tokens=self.max_new_tokens,
                 temperature=self.temperature,
-                stop=self.stop,
+                stop=self.stop if grammar is None else [],
                 logits_processor=self._first_token_rules(len(tokens)),
+                grammar=grammar,
             )
         except (ValueError, RuntimeError) as e:
-            raise GenerationError(
-                f"llama.cpp failed to generate with {self.model_path}: {e}"
-            ) from e
+            raise ModelCallError(name, "server_error", f"llama.cpp failed to generate: {e}") from e
         choice = output["choices"][0]
         usage = output.get("usage", {})
         meta = {
-            "model": Path(self.model_path).name,
+            "model": name,
             "prompt_tokens": usage.get("prompt_tokens", 0),
             "completion_tokens": usage.get("completion_tokens", 0),
             "finish_reason": choice.get("finish_reason"),

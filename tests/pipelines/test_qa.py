@@ -30,6 +30,7 @@ def test_unrelated_question_gets_an_honest_abstention(qa):
     assert answer.answer == ABSTAIN
     assert answer.citations == [] and not answer.supported
     assert "generate" not in answer.timings
+    assert answer.decision == "abstain" and answer.models_tried == []
 
 
 def test_answer_reports_timings_per_stage(qa):
@@ -37,7 +38,8 @@ def test_answer_reports_timings_per_stage(qa):
     for stage in ("embed_dense", "embed_sparse", "retrieve", "filter", "pack", "generate", "cite"):
         assert answer.timings[stage] >= 0, stage
     assert answer.timings["total"] >= answer.timings["generate"]
-    assert answer.generation["prompt_tokens"] > 0
+    assert answer.tokens["prompt"] > 0 and answer.model == "gemma-3-270m"
+    assert answer.decision == "pass" and answer.route == "rag"
 
 
 def test_empty_question_is_refused(qa):

@@ -1,0 +1,214 @@
+"""Call a chain of models until one gives a usable reply: retries, backoff, breakers, budget."""
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from haystack import logging
+
+from components.errors import ModelCallError
+from components.generation.json_output import parse_json_reply
+from components.routing.circuit_breaker import CircuitBreaker
+from components.routing.model_router import ModelCard
+
+logger = logging.getLogger(__name__)
+
+
+class Generator(Protocol):
+    """What the chain needs of a generator: `run(prompt, json_schema)` -> replies and meta."""
+
+    def run(self, prompt: str, json_schema: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+
+@dataclass
+class ModelCall:
+    """One attempt at one model, or the reason it was not called, with its tokens and cost.
+
+    `outcome` is "ok", "skipped", or the failure kind ("timeout", "rate_limited", ...).
+    """
+
+    model: str
+    outcome: str
+    detail: str = ""
+    attempt: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    cost: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class Budget:
+    """A per-request limit on tokens and money; None means no limit. Tracks what was spent."""
+
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    tokens: int = 0
+    cost: float = 0.0
+
+    def charge(self, call: ModelCall) -> None:
+        """Add what a call used."""
+        self.tokens += call.prompt_tokens + call.completion_tokens
+        self.cost += call.cost
+
+    def refusal(self, tokens: int, cost: float) -> str | None:
+        """Why a call needing at most `tokens` and `cost` would break the budget, or None."""
+        if self.max_tokens is not None and self.tokens + tokens > self.max_tokens:
+            return f"over budget: needs up to {tokens} tokens, {self.max_tokens - self.tokens} left"
+        if self.max_cost is not None and self.cost + cost > self.max_cost:
+            return f"over budget: may cost {cost:.6f}, {self.max_cost - self.cost:.6f} left"
+        return None
+
+
+@dataclass
+class ModelSlot:
+    """A registered model as the chain uses it: its card, generator, retry policy and breaker."""
+
+    card: ModelCard
+    generator: Generator
+    retries: int = 1
+    backoff: float = 0.5
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+
+
+@dataclass
+class ChainResult:
+    """The first usable reply (None when every model failed), who gave it, and every call."""
+
+    reply: str | None
+    model: str | None
+    calls: list[ModelCall]
+    value: Any = None
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why each model that did not answer was left, one line per model."""
+        last: dict[str, str] = {}
+        for call in self.calls:
+            if call.outcome != "ok" and call.model != self.model:
+                last[call.model] = f"{call.model}: {call.outcome} ({call.detail})"
+        return list(last.values())
+
+
+class FallbackGenerator:
+    """Try models in order until one returns a usable reply.
+
+    For each model: skip it while its circuit breaker is open or when the call could break the
+    request's budget; otherwise call it, and on a retryable failure (connection error, timeout,
+    HTTP 429 or 5xx, empty output, output that is not JSON of the requested schema) call it
+    again up to `retries` times, waiting `backoff`, then twice as long, ... (or the server's
+    Retry-After), at most `max_backoff` seconds. A model that still fails counts one failure on
+    its breaker and the next model takes over. Every attempt is recorded with its tokens,
+    seconds and cost.
+
+    Usage:
+    ```python
+    chain = FallbackGenerator({"local": ModelSlot(card, generator), "remote": ...})
+    result = chain.run({"local": prompt_for_local, "remote": prompt_for_remote})
+    result.reply, result.model, [c.outcome for c in result.calls]
+    ```
+    """
+
+    def __init__(
+        self,
+        slots: dict[str, ModelSlot],
+        *,
+        max_backoff: float = 8.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Create the chain over the registered models' slots, by name."""
+        self.slots = slots
+        self.max_backoff = max_backoff
+        self.sleep = sleep
+
+    def run(
+        self,
+        prompts: dict[str, str],
+        *,
+        prompt_tokens: dict[str, int] | None = None,
+        json_schema: dict[str, Any] | None = None,
+        budget: Budget | None = None,
+    ) -> ChainResult:
+        """Try the models of `prompts` (name -> its prompt), in the dict's order.
+
+        :param prompt_tokens: each prompt's size in its model's tokens, to check the budget
+            before calling.
+        :param json_schema: the reply must be JSON matching this schema; it is parsed into
+            `ChainResult.value`.
+        :param budget: the request's budget, charged with every call.
+        """
+        calls: list[ModelCall] = []
+        for name, prompt in prompts.items():
+            slot = self.slots[name]
+            card = slot.card
+            if budget is not None:
+                needed = (prompt_tokens or {}).get(name, 0)
+                refusal = budget.refusal(
+                    needed + card.max_new_tokens, card.cost(needed, card.max_new_tokens)
+                )
+                if refusal:
+                    calls.append(ModelCall(name, "skipped", refusal))
+                    continue
+            if not slot.breaker.allow():
+                wait = slot.breaker.seconds_until_probe()
+                calls.append(
+                    ModelCall(name, "skipped", f"circuit open, next probe in {wait:.0f} s")
+                )
+                continue
+            result = self._call_with_retries(slot, prompt, json_schema, budget, calls)
+            if result is not None:
+                slot.breaker.record_success()
+                reply, value = result
+                return ChainResult(reply, name, calls, value)
+            slot.breaker.record_failure()
+            logger.warning("model {model} failed; falling back", model=name)
+        return ChainResult(None, None, calls)
+
+    def _call_with_retries(
+        self,
+        slot: ModelSlot,
+        prompt: str,
+        json_schema: dict[str, Any] | None,
+        budget: Budget | None,
+        calls: list[ModelCall],
+    ) -> tuple[str, Any] | None:
+        name = slot.card.name
+        for attempt in range(1, slot.retries + 2):
+            started = time.perf_counter()
+            call = ModelCall(name, "ok", attempt=attempt)
+            retry_after = None
+            try:
+                output = slot.generator.run(prompt=prompt, json_schema=json_schema)
+                meta = output["meta"][0]
+                call.prompt_tokens = int(meta.get("prompt_tokens") or 0)
+                call.completion_tokens = int(meta.get("completion_tokens") or 0)
+                call.cost = slot.card.cost(call.prompt_tokens, call.completion_tokens)
+                reply = output["replies"][0] if output["replies"] else ""
+                value = _check(reply, json_schema)
+            except ModelCallError as e:
+                call.outcome, call.detail, retry_after = e.kind, e.detail, e.retry_after
+            except ValueError as e:
+                call.outcome, call.detail = "bad_output", str(e)
+            call.seconds = round(time.perf_counter() - started, 4)
+            calls.append(call)
+            if budget is not None:
+                budget.charge(call)
+            if call.outcome == "ok":
+                return reply, value
+            if call.outcome not in ModelCallError.RETRYABLE or attempt > slot.retries:
+                return None
+            delay = retry_after if retry_after is not None else slot.backoff * 2 ** (attempt - 1)
+            self.sleep(min(delay, self.max_backoff))
+        return None
+
+
+def _check(reply: str, json_schema: dict[str, Any] | None) -> Any:
+    """The parsed value of a usable reply; ValueError for an empty or ill-formed one."""
+    if not reply.strip():
+        raise ValueError("the reply is empty")
+    return parse_json_reply(reply, json_schema) if json_schema is not None else None

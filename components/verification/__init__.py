@@ -1,0 +1,1 @@
+"""Verification components: measure whether an answer is supported by its documents."""

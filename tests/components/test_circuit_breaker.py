@@ -1,0 +1,55 @@
+"""CircuitBreaker: opens after repeated failures, refuses during the cool-down, then probes."""
+
+import pytest
+
+from components.routing.circuit_breaker import CircuitBreaker
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_opens_after_the_threshold_and_probes_after_the_cooldown():
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_seconds=10, clock=clock)
+    breaker.record_failure()
+    assert breaker.state == "closed" and breaker.allow()
+    breaker.record_failure()
+    assert breaker.state == "open" and not breaker.allow()
+    assert breaker.seconds_until_probe() == 10
+    clock.now += 10
+    assert breaker.state == "half_open"
+    assert breaker.allow()
+    assert not breaker.allow(), "only one probe at a time"
+    breaker.record_success()
+    assert breaker.state == "closed" and breaker.allow()
+
+
+def test_a_failed_probe_opens_it_again_for_a_full_cooldown():
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=5, clock=clock)
+    breaker.record_failure()
+    clock.now += 5
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.state == "open"
+    clock.now += 4.9
+    assert not breaker.allow()
+
+
+def test_a_success_resets_the_count():
+    breaker = CircuitBreaker(failure_threshold=2)
+    breaker.record_failure()
+    breaker.record_success()
+    breaker.record_failure()
+    assert breaker.state == "closed"
+
+
+@pytest.mark.parametrize("kwargs", [{"failure_threshold": 0}, {"cooldown_seconds": -1}])
+def test_invalid_arguments_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        CircuitBreaker(**kwargs)

@@ -1,0 +1,106 @@
+"""FallbackGenerator wiring: retries with backoff, fallback, breakers, budget, JSON checks.
+
+The generators here are scripted stand-ins so each rule is checked exactly; the same chain
+against real HTTP servers with injected faults is tested in tests/pipelines/test_orchestration.py.
+"""
+
+import pytest
+
+from components.errors import ModelCallError
+from components.generation.fallback_generator import Budget, FallbackGenerator, ModelSlot
+from components.routing.circuit_breaker import CircuitBreaker
+from components.routing.model_router import ModelCard
+
+
+class Scripted:
+    """Plays back a script: a reply string, or a ModelCallError kind to raise."""
+
+    def __init__(self, name, *script):
+        self.name = name
+        self.script = list(script)
+        self.calls = 0
+
+    def run(self, prompt, json_schema=None):
+        self.calls += 1
+        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if step in ModelCallError.RETRYABLE | {"client_error"}:
+            raise ModelCallError(self.name, step, "scripted", retry_after=None)
+        meta = {"prompt_tokens": 100, "completion_tokens": 10}
+        return {"replies": [step], "meta": [meta]}
+
+
+def chain(*generators, retries=1, threshold=2):
+    slots = {
+        g.name: ModelSlot(
+            card=ModelCard(g.name, 2048, 64, price_in=1.0, price_out=2.0),
+            generator=g,
+            retries=retries,
+            backoff=0.25,
+            breaker=CircuitBreaker(failure_threshold=threshold, cooldown_seconds=60),
+        )
+        for g in generators
+    }
+    sleeps = []
+    return FallbackGenerator(slots, sleep=sleeps.append), sleeps
+
+
+def test_a_retry_after_a_timeout_succeeds_on_the_same_model():
+    first = Scripted("a", "timeout", "fine")
+    fallback, sleeps = chain(first, Scripted("b", "unused"))
+    result = fallback.run({"a": "p", "b": "p"})
+    assert (result.reply, result.model) == ("fine", "a")
+    assert [c.outcome for c in result.calls] == ["timeout", "ok"]
+    assert sleeps == [0.25]
+    assert result.reasons == []
+
+
+def test_exhausted_retries_fall_back_to_the_next_model_with_growing_backoff():
+    fallback, sleeps = chain(Scripted("a", "server_error"), Scripted("b", "ok"), retries=2)
+    result = fallback.run({"a": "p", "b": "p"})
+    assert result.model == "b"
+    assert [c.outcome for c in result.calls] == ["server_error"] * 3 + ["ok"]
+    assert sleeps == [0.25, 0.5]
+    assert result.reasons == ["a: server_error (scripted)"]
+
+
+def test_client_errors_are_not_retried():
+    fallback, sleeps = chain(Scripted("a", "client_error"), Scripted("b", "ok"))
+    assert [c.outcome for c in fallback.run({"a": "p", "b": "p"}).calls] == ["client_error", "ok"]
+    assert sleeps == []
+
+
+def test_empty_and_schema_violating_replies_are_bad_output():
+    schema = {"type": "object", "required": ["plan"], "properties": {"plan": {"type": "string"}}}
+    fallback, _ = chain(Scripted("a", "", '{"other": 1}'), Scripted("b", '{"plan": "Plus"}'))
+    result = fallback.run({"a": "p", "b": "p"}, json_schema=schema)
+    assert [c.outcome for c in result.calls] == ["bad_output", "bad_output", "ok"]
+    assert "empty" in result.calls[0].detail and "plan" in result.calls[1].detail
+    assert result.value == {"plan": "Plus"}
+
+
+def test_the_breaker_skips_a_model_that_keeps_failing():
+    failing = Scripted("a", "connection")
+    fallback, _ = chain(failing, Scripted("b", "ok"), retries=0, threshold=2)
+    for _ in range(2):
+        fallback.run({"a": "p", "b": "p"})
+    result = fallback.run({"a": "p", "b": "p"})
+    assert failing.calls == 2
+    assert result.calls[0].outcome == "skipped" and "circuit open" in result.calls[0].detail
+
+
+def test_costs_are_charged_and_the_budget_stops_further_calls():
+    budget = Budget(max_tokens=300)
+    fallback, _ = chain(Scripted("a", "bad"), Scripted("b", "ok"))
+    result = fallback.run({"a": "p", "b": "p"}, prompt_tokens={"a": 100, "b": 100}, budget=budget)
+    assert result.calls[0].cost == pytest.approx((100 * 1.0 + 10 * 2.0) / 1e6)
+    assert budget.tokens == 110
+    second = fallback.run({"b": "p"}, prompt_tokens={"b": 200}, budget=budget)
+    assert second.reply is None
+    assert second.calls[0].outcome == "skipped" and "over budget" in second.calls[0].detail
+
+
+def test_all_failing_gives_no_reply_and_every_reason():
+    fallback, _ = chain(Scripted("a", "timeout"), Scripted("b", "rate_limited"), retries=0)
+    result = fallback.run({"a": "p", "b": "p"})
+    assert result.reply is None and result.model is None
+    assert result.reasons == ["a: timeout (scripted)", "b: rate_limited (scripted)"]

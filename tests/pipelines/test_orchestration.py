@@ -1,0 +1,248 @@
+"""Routing, fallbacks, breakers, escalation, budgets and structured output, for real.
+
+Models are a real llama.cpp server on loopback (the shipped Gemma, OpenAI-compatible) behind a
+fault-injecting proxy, and the same Gemma in process. Retrieval runs over the ingested test
+corpus.
+"""
+
+import time
+
+import pytest
+
+from components.errors import AllModelsFailedError
+from components.generation.cited_answer_builder import ABSTAIN
+from pipelines.config import Settings
+from pipelines.qa import QAPipeline
+from tests.servers import FaultProxy, LlamaServer, unused_base_url
+
+QUESTION = "Which warehouse do orders ship from?"
+FACT = "Rotterdam"
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    with LlamaServer() as server:
+        yield server
+
+
+@pytest.fixture
+def proxy(llama_server):
+    with FaultProxy(llama_server.base_url) as proxy:
+        yield proxy
+
+
+def remote(base_url, alias, **extra):
+    """A model of the registry served over the OpenAI-compatible API."""
+    return {
+        "provider": "openai",
+        "base_url": base_url,
+        "model": alias,
+        "timeout": 3.0,
+        "retries": 1,
+        "backoff": 0.05,
+        "tokenizer": "gemma-3-270m",
+        **extra,
+    }
+
+
+LOCAL = {"provider": "llama_cpp", "model": "gemma-3-270m"}
+
+
+def pipeline(qa, **sections) -> QAPipeline:
+    """A pipeline with the given configuration sections over the ingested test store."""
+    settings = Settings.model_validate({"data_dir": str(qa.settings.data_path), **sections})
+    return QAPipeline(settings, qa.store)
+
+
+def outcomes(answer, model):
+    return [c["outcome"] for c in answer.models_tried if c["model"] == model]
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome"),
+    [
+        ("500", "server_error"),
+        ("429", "rate_limited"),
+        ("hang", "timeout"),
+        ("garbage", "bad_output"),
+        ("empty", "bad_output"),
+    ],
+)
+def test_each_fault_falls_back_to_the_next_model(qa, proxy, llama_server, fault, outcome):
+    proxy.inject(fault)
+    proxy.hang_seconds = 10
+    pipe = pipeline(
+        qa,
+        models={"flaky": remote(proxy.base_url, llama_server.alias), "local": LOCAL},
+        routes={"question": {"models": ["flaky", "local"]}},
+    )
+    answer = pipe.ask(QUESTION)
+    assert outcomes(answer, "flaky") == [outcome, outcome], "one call and one retry"
+    assert proxy.requests == 2
+    assert answer.model == "local" and outcomes(answer, "local") == ["ok"]
+    assert FACT in answer.answer and answer.decision == "pass"
+
+
+def test_an_endpoint_that_is_down_falls_back(qa):
+    pipe = pipeline(
+        qa,
+        models={"down": remote(unused_base_url(), "gemma"), "local": LOCAL},
+        routes={"question": {"models": ["down", "local"]}},
+    )
+    answer = pipe.ask(QUESTION)
+    assert outcomes(answer, "down") == ["connection", "connection"]
+    assert answer.model == "local" and FACT in answer.answer
+
+
+def test_the_breaker_opens_then_a_probe_closes_it(qa, proxy, llama_server):
+    pipe = pipeline(
+        qa,
+        models={"flaky": remote(proxy.base_url, llama_server.alias, retries=0), "local": LOCAL},
+        routes={"question": {"models": ["flaky", "local"]}},
+        breaker={"failure_threshold": 2, "cooldown_seconds": 2.0},
+    )
+    proxy.inject("500")
+    for _ in range(2):
+        assert outcomes(pipe.ask(QUESTION), "flaky") == ["server_error"]
+    skipped = pipe.ask(QUESTION)
+    assert outcomes(skipped, "flaky") == ["skipped"] and skipped.model == "local"
+    assert proxy.requests == 2, "an open breaker sends nothing"
+    proxy.inject("pass")
+    time.sleep(2.0)
+    probed = pipe.ask(QUESTION)
+    assert probed.model == "flaky" and FACT in probed.answer
+    assert pipe.registry.chain.slots["flaky"].breaker.state == "closed"
+
+
+def test_costs_tokens_and_trace_are_recorded(qa, proxy, llama_server):
+    pipe = pipeline(
+        qa,
+        models={"paid": remote(proxy.base_url, llama_server.alias, price_in=3.0, price_out=15.0)},
+    )
+    answer = pipe.ask(QUESTION)
+    [call] = answer.models_tried
+    assert call["outcome"] == "ok" and call["prompt_tokens"] > 100
+    assert call["cost"] == pytest.approx(
+        (call["prompt_tokens"] * 3.0 + call["completion_tokens"] * 15.0) / 1e6
+    )
+    assert answer.cost == pytest.approx(call["cost"])
+    assert answer.tokens == {
+        "prompt": call["prompt_tokens"],
+        "completion": call["completion_tokens"],
+    }
+    assert answer.route == "rag" and answer.model == "paid" and len(answer.trace_id) == 32
+    for stage in ("classify", "retrieve", "pack", "generate", "cite", "verify", "total"):
+        assert stage in answer.timings, stage
+    assert 0.5 <= answer.verification["score"] <= 1
+
+
+def test_the_router_picks_the_cheapest_model_that_fits(qa, proxy, llama_server):
+    pipe = pipeline(
+        qa,
+        models={
+            "pricey": remote(proxy.base_url, llama_server.alias, price_in=5.0),
+            "tiny": {**LOCAL, "context_window": 256, "max_new_tokens": 32},
+            "cheap": {**LOCAL, "price_in": 0.1},
+        },
+    )
+    answer = pipe.ask(QUESTION)
+    assert answer.model == "cheap" and proxy.requests == 0
+    assert outcomes(answer, "tiny") == ["skipped"]
+
+
+def test_every_model_down_gives_a_clear_error(qa):
+    pipe = pipeline(
+        qa,
+        models={
+            "a": remote(unused_base_url(), "gemma", retries=0),
+            "b": remote(unused_base_url(), "gemma", retries=0),
+        },
+    )
+    with pytest.raises(AllModelsFailedError) as caught:
+        pipe.ask(QUESTION)
+    message = str(caught.value)
+    assert "a: connection" in message and "b: connection" in message
+    assert "endpoints are running" in message
+
+
+def test_a_weak_answer_is_escalated_to_the_next_model(qa, proxy, llama_server):
+    proxy.inject("reply:Orders ship by carrier pigeon from the moon base every Tuesday.")
+    pipe = pipeline(
+        qa,
+        models={"liar": remote(proxy.base_url, llama_server.alias), "local": LOCAL},
+        routes={"question": {"models": ["liar", "local"]}},
+    )
+    answer = pipe.ask(QUESTION)
+    assert outcomes(answer, "liar") == ["ok", "weak_answer"]
+    assert answer.model == "local" and FACT in answer.answer and answer.decision == "pass"
+    assert answer.verification["score"] >= answer.verification["threshold"]
+
+
+def test_with_no_stronger_model_left_it_abstains_and_offers_a_person(qa, proxy, llama_server):
+    proxy.inject("reply:Orders ship by carrier pigeon from the moon base every Tuesday.")
+    pipe = pipeline(
+        qa,
+        models={"liar": remote(proxy.base_url, llama_server.alias)},
+        handoff={"offer_on_abstain": True},
+    )
+    answer = pipe.ask(QUESTION)
+    assert answer.decision == "abstain" and answer.answer.startswith(ABSTAIN)
+    assert answer.handoff_offered and "person" in answer.answer
+    assert answer.verification["score"] < answer.verification["threshold"]
+    assert answer.citations == []
+
+
+def test_the_budget_stops_escalation(qa, proxy, llama_server):
+    proxy.inject("reply:Orders ship by carrier pigeon from the moon base every Tuesday.")
+    pipe = pipeline(
+        qa,
+        models={
+            "liar": remote(proxy.base_url, llama_server.alias),
+            "expensive": {**LOCAL, "price_in": 1000.0},
+        },
+        routes={"question": {"models": ["liar", "expensive"]}},
+        budget={"max_cost": 0.01},
+    )
+    answer = pipe.ask(QUESTION)
+    assert outcomes(answer, "expensive") == ["skipped"]
+    assert "over budget" in next(
+        c["detail"] for c in answer.models_tried if c["model"] == "expensive"
+    )
+    assert answer.decision == "abstain" and "budget" in answer.verification["reason"]
+
+
+TICKET = {
+    "type": "object",
+    "properties": {
+        "product": {"type": "string"},
+        "urgent": {"type": "boolean"},
+    },
+    "required": ["product", "urgent"],
+    "additionalProperties": False,
+}
+
+
+def test_structured_output_is_validated_and_invalid_json_falls_back(qa, proxy, llama_server):
+    proxy.inject("reply:the product is the espresso machine", times=2)
+    pipe = pipeline(
+        qa,
+        models={"remote": remote(proxy.base_url, llama_server.alias), "local": LOCAL},
+        routes={
+            "question": {"type": "direct", "json_schema": TICKET, "models": ["remote", "local"]}
+        },
+    )
+    answer = pipe.ask("My espresso machine leaks water everywhere, please help urgently!")
+    assert outcomes(answer, "remote") == ["bad_output", "bad_output"]
+    assert answer.model == "local" and answer.decision == "extract"
+    assert set(answer.data) == {"product", "urgent"} and isinstance(answer.data["urgent"], bool)
+
+
+def test_a_grammar_makes_the_server_return_valid_json(qa, proxy, llama_server):
+    pipe = pipeline(
+        qa,
+        models={"remote": remote(proxy.base_url, llama_server.alias, max_new_tokens=48)},
+        routes={"question": {"type": "direct", "json_schema": TICKET}},
+    )
+    answer = pipe.ask("The sync of my notes app fails, not urgent.")
+    assert outcomes(answer, "remote") == ["ok"]
+    assert set(answer.data) == {"product", "urgent"}
