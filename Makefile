@@ -6,7 +6,7 @@ STAMP := $(VENV)/.docent-installed
 DEMO_DATA ?= .demo-data
 UNSTRUCTURED_INFERENCE := unstructured-inference==1.6.14
 
-.PHONY: install demo test lock clean
+.PHONY: install demo demo-support test lock clean
 
 $(STAMP): requirements.lock pyproject.toml vendor/en_core_web_sm/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ demo: $(STAMP)
 		"How many days per week can employees work remotely?" \
 		"Within how many days must expense reports be submitted?" \
 		"What is the minimum length of a password?"
+
+# The customer-support preset: intents, routes, handoffs, over samples/support.
+demo-support: $(STAMP)
+	DOCENT_DATA_DIR=$(DEMO_DATA)/support $(BIN)/docent ingest --config configs/support.yaml \
+		samples/support
+	DOCENT_DATA_DIR=$(DEMO_DATA)/support $(BIN)/docent ask --config configs/support.yaml --trace \
+		"How long is a password reset link valid?" \
+		"Hi there!" \
+		"I want to talk to a human" \
+		"Who won the 2018 World Cup?"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -243,8 +243,8 @@ class Settings(BaseModel):
         classified = self.intents.examples or self.intents.examples_file is not None
         if not classified and self.intents.default_intent not in self.routes:
             raise ValueError(
-                    f"routes: no route for the default intent {self.intents.default_intent!r}"
-                )
+                f"routes: no route for the default intent {self.intents.default_intent!r}"
+            )
         for intent in self.intents.examples:
             if intent not in self.routes:
                 raise ValueError(f"routes: no route for the intent {intent!r}; add routes.{intent}")

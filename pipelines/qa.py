@@ -227,10 +227,7 @@ class QAPipeline:
                 f"the collection {self.settings.store.collection!r} in {self.settings.store_path} "
                 "is empty: ingest documents first with `docent ingest PATH`"
             )
-        retrieved = self._retrieve.run(
-            {"embed_dense": {"text": question}, "embed_sparse": {"text": question}}
-        )
-        relevant = retrieved["filter"]["documents"]
+        relevant = self.search(question)
         if not relevant:
             self._abstain(question, answer, "no passage is relevant enough")
             return
@@ -263,7 +260,7 @@ class QAPipeline:
             with timing.stage("cite"):
                 cited = self._cite.run(query=question, replies=[result.reply], documents=documents)
             cited = cited["answers"][0]
-            check = self._verify(route, result.reply, documents)
+            check = self._verify(route, question, result.reply, documents)
             score = check["score"] if cited.meta["supported"] else 0.0
             if best is None or score > best[0]:
                 best = (score, result.model, check, (cited, result.value))
@@ -312,12 +309,22 @@ class QAPipeline:
             for number, doc in enumerate(cited.documents, start=1)
         ]
 
-    def _verify(self, route: RouteSettings, reply: str, documents: list[Document]):
+    def search(self, question: str) -> list[Document]:
+        """The chunks relevant to `question`, best first, each with its dense `similarity`.
+
+        Hybrid retrieval and the relevance floor of the rag route, without generation.
+        """
+        retrieved = self._retrieve.run(
+            {"embed_dense": {"text": question}, "embed_sparse": {"text": question}}
+        )
+        return retrieved["filter"]["documents"]
+
+    def _verify(self, route: RouteSettings, question: str, reply: str, documents: list[Document]):
         """The verifier's judgement, or a pass when verification is off for this request."""
         if not (self.settings.verification.enabled and route.verify) or route.json_schema:
             return {"score": 1.0, "supported": True, "unsupported": []}
         with timing.stage("verify"):
-            return self._verifier.run(answer=reply, documents=documents)
+            return self._verifier.run(answer=reply, documents=documents, query=question)
 
     def _generate(
         self,

@@ -10,7 +10,8 @@ from components.embedding.bm25 import Bm25Encoder
 
 ABSTAIN = "The documents do not say."
 _MARKER = re.compile(r"\s*\[(\d+)\]")
-_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
+# A sentence ends at . ! or ? followed by white space, so "127.0.0.1" or "3.5" stays whole.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @component
@@ -57,7 +58,7 @@ class CitedAnswerBuilder:
         cited: list[Document] = []
         parts: list[str] = []
         best_support = 0.0
-        for sentence in (s.strip() for s in _SENTENCE.findall(reply)):
+        for sentence in (s.strip() for s in _SENTENCE_END.split(reply)):
             if not sentence:
                 continue
             index, support = self._support(sentence, doc_terms)

@@ -115,8 +115,14 @@ class SupportVerifier:
     @component.output_types(
         score=float, supported=bool, unsupported=list[str], sentences=list[dict]
     )
-    def run(self, answer: str, documents: list[Document]) -> dict[str, Any]:
+    def run(
+        self, answer: str, documents: list[Document], query: str | None = None
+    ) -> dict[str, Any]:
         """Score `answer` against the content of `documents`.
+
+        With `query`, a sentence that adds no content word to the question ("The class you
+        raise to return an error is the class you raise...") answers nothing and scores 0,
+        however well the documents support it; its entry says `restates_question`.
 
         :returns: `score` in [0, 1]; `supported`, whether it reaches the threshold;
             `unsupported`, the sentences below the threshold; `sentences`, one dict per
@@ -152,6 +158,7 @@ class SupportVerifier:
         context_terms = set().union(*document_terms)
         context_words = {w.lower() for c in contents for w in _WORD.findall(c)}
         context_numbers = set().union(*(_numbers(c) for c in contents))
+        query_terms = set(self._encoder.terms(query)) if query else set()
         details = []
         for i, sentence in enumerate(sentences):
             novel = sorted(_numbers(sentence) - context_numbers) + [
@@ -160,12 +167,19 @@ class SupportVerifier:
             # Lexical support counts the terms of all documents: a sentence may join two.
             lexical = _share(sentence_terms[i], context_terms)
             similarity = float(similarities[i].max())
-            support = sentence_support(
-                similarity,
-                lexical,
-                len(novel),
-                embedding_weight=self.embedding_weight,
-                novelty_penalty=self.novelty_penalty,
+            restates = (
+                bool(query_terms) and bool(sentence_terms[i]) and (sentence_terms[i] <= query_terms)
+            )
+            support = (
+                0.0
+                if restates
+                else sentence_support(
+                    similarity,
+                    lexical,
+                    len(novel),
+                    embedding_weight=self.embedding_weight,
+                    novelty_penalty=self.novelty_penalty,
+                )
             )
             details.append(
                 {
@@ -175,6 +189,7 @@ class SupportVerifier:
                     "similarity": round(similarity, 4),
                     "lexical": round(lexical, 4),
                     "novel": novel,
+                    "restates_question": restates,
                 }
             )
         score = soft_min([d["score"] for d in details], self.softness)

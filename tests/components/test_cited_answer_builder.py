@@ -45,3 +45,11 @@ def test_no_passages_means_abstention_and_round_trip():
     answer = CitedAnswerBuilder().run(query="q", replies=["Anything."], documents=[])["answers"][0]
     assert answer.data == ABSTAIN
     assert round_trip(CitedAnswerBuilder(min_support=0.7))[0].min_support == 0.7
+
+
+def test_numbers_with_dots_are_not_split_into_sentences():
+    docs = [Document(content="The server listens on 127.0.0.1 and port 8000 by default.")]
+    answer = CitedAnswerBuilder().run(
+        query="q", replies=["It listens on 127.0.0.1."], documents=docs
+    )
+    assert answer["answers"][0].data == "It listens on 127.0.0.1 [1]."

@@ -134,3 +134,16 @@ def test_round_trip_keeps_every_setting():
 def test_arguments_are_checked_at_once(argument, value):
     with pytest.raises(ValueError, match=argument if argument != "language" else "klingon"):
         SupportVerifier(model="m", **{argument: value})
+
+
+def test_a_sentence_that_only_restates_the_question_answers_nothing(verifier):
+    documents = [Document(content="Raise HTTPException to return an HTTP error to the client.")]
+    query = "Which class do you raise to return an HTTP error?"
+    echo = verifier.run(
+        answer="The class you raise to return an HTTP error is the class you raise.",
+        documents=documents,
+        query=query,
+    )
+    assert echo["score"] == 0.0 and echo["sentences"][0]["restates_question"]
+    real = verifier.run(answer="Raise HTTPException [1].", documents=documents, query=query)
+    assert real["supported"] and not real["sentences"][0]["restates_question"]

@@ -48,7 +48,28 @@ def test_config_environment_variable_names_the_file(tmp_path, monkeypatch):
                 "must be less than half of max_tokens",
             ],
         ),
-        ("colour: blue\n", ["colour: unknown key", "allowed keys here: chunking, data_dir"]),
+        ("colour: blue\n", ["colour: unknown key", "allowed keys here: breaker, budget, chunking"]),
+        (
+            "models:\n  remote:\n    provider: openai\n    colour: blue\n",
+            ["models.remote.colour: unknown key", "allowed keys here: api_key_env, backoff"],
+        ),
+        (
+            "models:\n  remote:\n    provider: openai\n",
+            ["models.remote: a model with provider openai needs base_url"],
+        ),
+        (
+            "routes:\n  question:\n    models: [gpt-9]\n",
+            ["routes.question.models: unknown model 'gpt-9'; known: gemma-3-270m"],
+        ),
+        ("routes:\n  question:\n    type: reply\n", ["routes.question: a reply route needs"]),
+        (
+            "routes:\n  question:\n    type: direct\n    json_schema: {type: 12}\n",
+            ["routes.question: json_schema is not a valid JSON schema"],
+        ),
+        (
+            "intents:\n  examples:\n    billing: [refund please]\n",
+            ["routes: no route for the intent 'billing'; add routes.billing"],
+        ),
         ("- just\n- a list\n", ["must hold a mapping of sections"]),
         ("retrieval: [unclosed\n", ["is not valid YAML"]),
     ],

@@ -8,7 +8,7 @@ FASTAPI_DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fastap
 
 
 @pytest.mark.skipif(not FASTAPI_DOCS.is_dir(), reason="../shared/data/fastapi_docs is absent")
-def test_path_parameter_question_cites_a_page_about_path_parameters(tmp_path):
+def test_fastapi_docs_retrieval_and_weak_answers_are_not_passed_off(tmp_path):
     from pipelines.config import Settings
     from pipelines.qa import QAPipeline
 
@@ -21,9 +21,13 @@ def test_path_parameter_question_cites_a_page_about_path_parameters(tmp_path):
     assert report.count("failed") == 0 and report.chunks_written > 1000
     qa = QAPipeline.from_settings(settings)
     try:
-        answer = qa.ask("How do I declare a path parameter?")
+        found = qa.search("How do I declare a path parameter?")
+        # The 270M model answers this one by restating the question; the verifier must see
+        # that the answer adds nothing and abstain rather than cite it.
+        echo = qa.ask("Which class do you raise to return an HTTP error response?")
     finally:
         qa.close()
-    assert answer.citations, answer
-    assert "path-params" in Path(answer.citations[0].source).name
-    assert "path parameter" in answer.answer.lower()
+    assert "path-params.md" in {Path(d.meta["source"]).name for d in found}
+    assert echo.decision == "abstain" and echo.citations == []
+    assert echo.verification["score"] == 0.0
+    assert [c["outcome"] for c in echo.models_tried] == ["ok", "weak_answer"]

@@ -246,3 +246,29 @@ def test_a_grammar_makes_the_server_return_valid_json(qa, proxy, llama_server):
     answer = pipe.ask("The sync of my notes app fails, not urgent.")
     assert outcomes(answer, "remote") == ["ok"]
     assert set(answer.data) == {"product", "urgent"}
+
+
+def test_intents_route_requests_and_a_model_breaks_close_calls(qa):
+    pipe = pipeline(
+        qa,
+        models={"local": LOCAL},
+        intents={
+            "examples": {
+                "shipping": ["Where do orders ship from?", "How fast is delivery?"],
+                "greeting": ["Hello!", "Good morning"],
+            },
+            "out_of_scope_threshold": 0.2,
+            "tie_break_model": "local",
+            "tie_break_margin": 1.0,
+        },
+        routes={
+            "shipping": {"type": "rag"},
+            "greeting": {"type": "reply", "message": "Hello! Ask me about our coffee."},
+        },
+    )
+    answer = pipe.ask("Hi there, good morning!")
+    assert answer.intent["tie_break"] == "local"
+    assert answer.intent["name"] in ("shipping", "greeting")
+    assert [c["model"] for c in answer.models_tried][:1] == ["local"]
+    shipped = pipe.ask(QUESTION)
+    assert shipped.intent["name"] == "shipping" and FACT in shipped.answer

@@ -1,0 +1,1 @@
+"""Intent components: tell what a request asks for, from example utterances."""
