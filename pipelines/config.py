@@ -143,13 +143,16 @@ class VerificationSettings(BaseModel):
     """The check that an answer is supported by its passages, and what a weak answer does.
 
     Below `threshold` the answer goes to the next model of the chain; when none is left or the
-    budget is spent, docent abstains.
+    budget is spent, docent abstains. With `judge_model`, an answer that passes the offline
+    check is also put to that model, which must say it is supported (an LLM judge: use a
+    capable model; its calls are costed like any other).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
     threshold: float = Field(default=0.5, ge=0, le=1)
+    judge_model: str | None = None
 
 
 class BudgetSettings(BaseModel):
@@ -237,6 +240,9 @@ class Settings(BaseModel):
                     f"routes.{intent}: no model has the capability {needs!r}; add it to a "
                     "model's capabilities"
                 )
+        judge = self.verification.judge_model
+        if judge is not None and judge not in self.models:
+            raise ValueError(f"verification.judge_model: unknown model {judge!r}")
         tie = self.intents.tie_break_model
         if tie is not None and tie not in self.models:
             raise ValueError(f"intents.tie_break_model: unknown model {tie!r}")

@@ -29,3 +29,13 @@ TIE_BREAK = (
     "Topics: {first} or {second}\n"
     "Topic:"
 )
+
+JUDGE = (
+    "Check an answer against the passages it should come from.\n\n"
+    "Passages:\n{passages}\n\n"
+    "Question: {question}\n"
+    "Answer: {answer}\n\n"
+    "Is everything the answer says stated in the passages, and does it answer the question? "
+    "Reply yes or no.\n"
+    "Reply:"
+)

@@ -261,6 +261,8 @@ class QAPipeline:
                 cited = self._cite.run(query=question, replies=[result.reply], documents=documents)
             cited = cited["answers"][0]
             check = self._verify(route, question, result.reply, documents)
+            if check["supported"] and self.settings.verification.judge_model:
+                check = self._judge(question, result.reply, documents, check, answer, budget)
             score = check["score"] if cited.meta["supported"] else 0.0
             if best is None or score > best[0]:
                 best = (score, result.model, check, (cited, result.value))
@@ -285,6 +287,8 @@ class QAPipeline:
             "threshold": self.settings.verification.threshold,
             "unsupported": check["unsupported"],
         }
+        if "judge" in check:
+            answer.verification["judge"] = check["judge"]
         if not (check["supported"] and cited.meta["supported"]):
             answer.model = model
             why = f"the best answer scored {score:.2f} in verification"
@@ -325,6 +329,44 @@ class QAPipeline:
             return {"score": 1.0, "supported": True, "unsupported": []}
         with timing.stage("verify"):
             return self._verifier.run(answer=reply, documents=documents, query=question)
+
+    def _judge(
+        self,
+        question: str,
+        reply: str,
+        documents: list[Document],
+        check: dict[str, Any],
+        answer: Answer,
+        budget: Budget,
+    ) -> dict[str, Any]:
+        """Put an answer that passed the offline check to the judge model; "no" fails it.
+
+        The passages are given best first, as many as the judge's window holds.
+        """
+        judge = self.settings.verification.judge_model or ""
+        card = self.registry.cards[judge]
+        passages = [d.content or "" for d in documents]
+        while True:
+            prompt = prompts.JUDGE.format(
+                passages="\n\n".join(passages), question=question, answer=reply
+            )
+            tokens = self.registry.count_tokens(judge, prompt)
+            if tokens + card.max_new_tokens <= card.context_window or len(passages) == 1:
+                break
+            passages.pop()
+        with timing.stage("judge"):
+            verdict = self._generate(
+                {judge: prompt},
+                answer,
+                budget,
+                json_schema={"enum": ["yes", "no"]},
+                prompt_tokens={judge: tokens},
+            )
+        judged = {**check, "judge": {"model": judge, "verdict": verdict.value}}
+        if verdict.value != "yes":
+            # No verdict (the judge failed) is no confirmation either.
+            judged.update(score=0.0, supported=False, unsupported=[reply])
+        return judged
 
     def _generate(
         self,

@@ -272,3 +272,31 @@ def test_intents_route_requests_and_a_model_breaks_close_calls(qa):
     assert [c["model"] for c in answer.models_tried][:1] == ["local"]
     shipped = pipe.ask(QUESTION)
     assert shipped.intent["name"] == "shipping" and FACT in shipped.answer
+
+
+@pytest.mark.parametrize(("verdict", "decision"), [("yes", "pass"), ("no", "abstain")])
+def test_an_llm_judge_must_confirm_the_answer(qa, proxy, llama_server, verdict, decision):
+    proxy.inject(f"reply:{verdict}")
+    pipe = pipeline(
+        qa,
+        models={"local": LOCAL, "judge": remote(proxy.base_url, llama_server.alias)},
+        routes={"question": {"models": ["local"]}},
+        verification={"judge_model": "judge"},
+    )
+    answer = pipe.ask(QUESTION)
+    assert [c["model"] for c in answer.models_tried][:2] == ["local", "judge"]
+    assert answer.decision == decision
+    if decision == "pass":
+        assert answer.verification["judge"] == {"model": "judge", "verdict": "yes"}
+    else:
+        assert answer.verification["score"] == 0.0
+
+
+def test_the_local_judge_answers_under_a_grammar(qa):
+    pipe = pipeline(qa, models={"local": LOCAL}, verification={"judge_model": "local"})
+    answer = pipe.ask(QUESTION)
+    judge_calls = [c for c in answer.models_tried if c["model"] == "local"]
+    assert len(judge_calls) >= 2 and judge_calls[1]["outcome"] == "ok"
+    assert answer.decision in ("pass", "abstain")
+    if answer.decision == "pass":
+        assert answer.verification["judge"]["verdict"] == "yes"
