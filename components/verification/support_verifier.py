@@ -19,6 +19,13 @@ _LIST_MARKER = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Letters only, so that "Milner's" yields "Milner" and "s" (matches "Milner" in the source).
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+# Quantities a stop-word list drops ("three", "twice"): an answer that adds one to the words
+# of the question does answer it ("Employees may work remotely three days per week").
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty "
+    "forty fifty sixty hundred thousand million billion half once twice first second third "
+    "fourth fifth daily weekly monthly yearly annually".split()
+)
 
 
 @component
@@ -159,6 +166,7 @@ class SupportVerifier:
         context_words = {w.lower() for c in contents for w in _WORD.findall(c)}
         context_numbers = set().union(*(_numbers(c) for c in contents))
         query_terms = set(self._encoder.terms(query)) if query else set()
+        query_quantities = _quantities(query or "")
         details = []
         for i, sentence in enumerate(sentences):
             novel = sorted(_numbers(sentence) - context_numbers) + [
@@ -168,7 +176,10 @@ class SupportVerifier:
             lexical = _share(sentence_terms[i], context_terms)
             similarity = float(similarities[i].max())
             restates = (
-                bool(query_terms) and bool(sentence_terms[i]) and (sentence_terms[i] <= query_terms)
+                bool(query_terms)
+                and bool(sentence_terms[i])
+                and sentence_terms[i] <= query_terms
+                and _quantities(sentence) <= query_quantities
             )
             support = (
                 0.0
@@ -256,6 +267,12 @@ def _numbers(text: str) -> set[str]:
     Number words are left out: "scored two goals" is often a count the source never states.
     """
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _quantities(text: str) -> set[str]:
+    """The numbers of `text`, in digits or in words."""
+    words = {w.lower() for w in _WORD.findall(text)}
+    return _numbers(text) | (words & _NUMBER_WORDS)
 
 
 def _names(sentence: str) -> list[str]:

@@ -147,3 +147,13 @@ def test_a_sentence_that_only_restates_the_question_answers_nothing(verifier):
     assert echo["score"] == 0.0 and echo["sentences"][0]["restates_question"]
     real = verifier.run(answer="Raise HTTPException [1].", documents=documents, query=query)
     assert real["supported"] and not real["sentences"][0]["restates_question"]
+
+
+def test_a_number_word_the_question_lacks_is_an_answer(verifier):
+    documents = [Document(content="Employees may work remotely up to three days per week.")]
+    result = verifier.run(
+        answer="Employees may work remotely up to three days per week.",
+        documents=documents,
+        query="How many days per week can employees work remotely?",
+    )
+    assert result["supported"] and not result["sentences"][0]["restates_question"]
