@@ -3,7 +3,9 @@
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 from components.errors import ConfigError
 
@@ -26,6 +28,25 @@ def embedding_model_path(name: str) -> str:
         f"embedding.model: {name!r} is neither a shipped model ({', '.join(EMBEDDING_MODELS)}) "
         "nor a folder holding a sentence-transformers model"
     )
+
+
+_ENCODERS: dict[str, Any] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def sentence_encoder(model_path: str) -> Any:
+    """The process's one CPU `SentenceTransformer` for a local model folder, loaded on first use.
+
+    Components that embed short texts at query time (intent classification, verification)
+    share it instead of each holding a copy of the same weights.
+    """
+    key = str(Path(model_path).resolve())
+    with _ENCODERS_LOCK:
+        if key not in _ENCODERS:
+            from sentence_transformers import SentenceTransformer
+
+            _ENCODERS[key] = SentenceTransformer(key, device="cpu", local_files_only=True)
+        return _ENCODERS[key]
 
 
 def embedding_dimension(model_path: str) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from haystack import component, logging
 
-from components.shipped_models import embedding_model_path
+from components.shipped_models import embedding_model_path, sentence_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +148,8 @@ class IntentClassifier:
         """
         if self._head is not None:
             return
-        from sentence_transformers import SentenceTransformer
-
         folder = Path(embedding_model_path(self.model))
-        self._encoder = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        self._encoder = sentence_encoder(str(folder))
         texts = [text for text, _ in self.examples]
         intents = np.array([intent for _, intent in self.examples])
         model_files = [

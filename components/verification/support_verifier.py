@@ -8,6 +8,7 @@ import numpy as np
 from haystack import Document, component
 
 from components.embedding.bm25 import LANGUAGES, Bm25Encoder
+from components.shipped_models import sentence_encoder
 
 _MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 # A sentence ends at . ! or ? (maybe followed by a closing quote or bracket) before the capital
@@ -115,9 +116,7 @@ class SupportVerifier:
     def warm_up(self) -> None:
         """Load the embedding model on the CPU, from its local folder only (idempotent)."""
         if self._embedder is None:
-            from sentence_transformers import SentenceTransformer
-
-            self._embedder = SentenceTransformer(self.model, device="cpu", local_files_only=True)
+            self._embedder = sentence_encoder(self.model)
 
     @component.output_types(
         score=float, supported=bool, unsupported=list[str], sentences=list[dict]
