@@ -158,7 +158,7 @@ class UnstructuredConverter:
             )
         # unstructured raises whatever its format library raises for a damaged file
         # (KeyError, ValueError, lxml and zip errors, ...); each becomes a per-file failure.
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UnreadableFileError(
                 str(path), f"could not be parsed as {kind} ({detail[:200]})"

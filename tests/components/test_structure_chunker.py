@@ -1,5 +1,7 @@
 """StructureChunker with the real MiniLM tokenizer."""
 
+import itertools
+
 import pytest
 from haystack import Document
 
@@ -60,7 +62,7 @@ def test_long_sections_are_split_within_budget_with_overlap(chunker):
     )["documents"]
     assert len(chunks) > 2
     assert all(c.meta["tokens"] <= 60 for c in chunks)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         # the next chunk starts with the last element of the previous one
         assert after.content.split("\n")[0] == before.content.split("\n")[-1]
     text = "\n".join(c.content for c in chunks)

@@ -73,7 +73,7 @@ def offline_env(tmp_path):
 
 def docent(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(DOCENT), *args], env=env, capture_output=True, text=True, timeout=600
+        [str(DOCENT), *args], check=False, env=env, capture_output=True, text=True, timeout=600
     )
 
 
@@ -134,7 +134,7 @@ def test_help_has_examples(command, offline_env):
 def test_the_socket_guard_really_blocks(offline_env, tmp_path):
     probe = "import urllib.request; urllib.request.urlopen('http://example.com', timeout=5)"
     result = subprocess.run(
-        [sys.executable, "-c", probe], env=offline_env, capture_output=True, text=True
+        [sys.executable, "-c", probe], check=False, env=offline_env, capture_output=True, text=True
     )
     assert result.returncode != 0
     assert "resolve example.com" in (tmp_path / "network.log").read_text()
