@@ -45,7 +45,7 @@ class FileResult:
     """What happened to one file."""
 
     source: str
-    status: str  # "ingested", "unchanged" or "failed"
+    status: str  # "ingested", "unchanged", "failed" or "removed" (pruned)
     chunks: int = 0
     reason: str = ""
 
@@ -74,6 +74,7 @@ class IngestReport:
             "ingested": self.count("ingested"),
             "unchanged": self.count("unchanged"),
             "failed": self.count("failed"),
+            "removed": self.count("removed"),
             "chunks_written": self.chunks_written,
             "chunks_removed": self.chunks_removed,
             "seconds": round(self.seconds, 2),
@@ -171,16 +172,21 @@ class Indexer:
         self,
         paths: Iterable[str | Path],
         on_file: Callable[[FileResult, int], None] | None = None,
+        prune: bool = False,
     ) -> IngestReport:
         """Ingest files and folders; a file that cannot be read is reported, the rest go on.
 
         :param paths: files and folders (searched recursively).
         :param on_file: called after each file with its result and the number of files in all,
             for progress displays.
+        :param prune: also remove the chunks of files that were ingested from one of the given
+            folders and are no longer in it (a folder that does not exist prunes nothing, so a
+            mistyped or unmounted path never empties the collection).
         """
         started = time.perf_counter()
         report = IngestReport()
-        sources = find_sources(list(paths))
+        paths = list(paths)
+        sources = find_sources(paths)
         for missing in sources.missing:
             report.files.append(FileResult(str(missing), "failed", reason="no such file or folder"))
         stored = self._stored_sources()
@@ -197,8 +203,27 @@ class Indexer:
             if on_file:
                 on_file(result, len(sources.files))
         self._flush(pending, report)
+        if prune:
+            self._prune(paths, sources.files, stored, report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _prune(
+        self,
+        paths: list[str | Path],
+        found: list[Path],
+        stored: dict[str, "_StoredSource"],
+        report: IngestReport,
+    ) -> None:
+        """Delete the chunks of sources under the given folders that are gone from them."""
+        roots = [Path(p).expanduser().resolve() for p in paths if Path(p).expanduser().is_dir()]
+        present = {str(path) for path in found}
+        for source, state in sorted(stored.items()):
+            if source in present or not any(Path(source).is_relative_to(r) for r in roots):
+                continue
+            self.store.delete_documents(list(state.ids))
+            report.chunks_removed += len(state.ids)
+            report.files.append(FileResult(source, "removed", chunks=len(state.ids)))
 
     def _prepare(
         self, path: Path, stored: _StoredSource | None

@@ -49,7 +49,14 @@ def cli() -> None:
 @click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def ingest(paths: tuple[str, ...], config: str | None, as_json: bool, quiet: bool) -> None:
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also remove the chunks of files that are gone from the given folders.",
+)
+def ingest(
+    paths: tuple[str, ...], config: str | None, as_json: bool, quiet: bool, prune: bool
+) -> None:
     """Ingest files and folders (searched recursively) into the collection.
 
     Files are parsed, chunked by section, embedded and written; ingesting the same files again
@@ -59,6 +66,7 @@ def ingest(paths: tuple[str, ...], config: str | None, as_json: bool, quiet: boo
     \b
     Examples:
       docent ingest samples/handbook
+      docent ingest --prune shared/policies     # nightly sync: deleted files leave too
       docent ingest report.pdf slides.pptx --json
     """
     from tqdm import tqdm
@@ -80,7 +88,7 @@ def ingest(paths: tuple[str, ...], config: str | None, as_json: bool, quiet: boo
         bar.update(1)
 
     try:
-        report = indexer.ingest(paths, on_file=progress)
+        report = indexer.ingest(paths, on_file=progress, prune=prune)
     finally:
         if bar is not None:
             bar.close()
@@ -92,8 +100,8 @@ def ingest(paths: tuple[str, ...], config: str | None, as_json: bool, quiet: boo
         click.echo(
             f"Ingested {summary['ingested']} files ({summary['chunks_written']} chunks) in "
             f"{summary['seconds']} s, {summary['chunks_per_second']} chunks/s; "
-            f"{summary['unchanged']} unchanged; {summary['chunks_removed']} stale chunks removed; "
-            f"{summary['failed']} failed."
+            f"{summary['unchanged']} unchanged; {summary['removed']} removed files; "
+            f"{summary['chunks_removed']} stale chunks removed; {summary['failed']} failed."
         )
         for failure in report.failures:
             click.echo(f"  failed: {_show_path(failure.source)}: {failure.reason}", err=True)

@@ -139,3 +139,33 @@ def test_a_failing_file_keeps_what_was_stored_before(tmp_path, indexer):
     report = indexer.ingest([corpus["shipping.docx"]])
     assert report.count("failed") == 1
     assert {d.id for d in indexer.store.filter_documents()} == before
+
+
+def test_prune_removes_the_chunks_of_files_gone_from_the_folder(tmp_path, indexer):
+    corpus = write_corpus(tmp_path / "corpus")
+    outside = tmp_path / "elsewhere" / "note.md"
+    outside.parent.mkdir()
+    outside.write_text("# Note\n\nKept: it was not ingested from the pruned folder.\n")
+    indexer.ingest([tmp_path / "corpus", outside])
+    corpus["brewing.md"].unlink()
+    outside.unlink()
+
+    kept = indexer.ingest([tmp_path / "corpus"])
+    assert "brewing.md" in _stored(indexer), "without --prune nothing is removed"
+    assert kept.count("removed") == 0
+
+    pruned = indexer.ingest([tmp_path / "corpus"], prune=True)
+    stored = _stored(indexer)
+    assert "brewing.md" not in stored and "note.md" in stored
+    assert [Path(f.source).name for f in pruned.files if f.status == "removed"] == ["brewing.md"]
+    assert pruned.chunks_removed == EXPECTED_CHUNKS["brewing.md"]
+    assert pruned.to_dict()["removed"] == 1 and pruned.count("unchanged") == 7
+
+
+def test_prune_of_a_missing_folder_removes_nothing(tmp_path, indexer):
+    corpus = write_corpus(tmp_path / "corpus")
+    indexer.ingest([tmp_path / "corpus"])
+    shutil.rmtree(tmp_path / "corpus")
+    report = indexer.ingest([tmp_path / "corpus"], prune=True)
+    assert report.count("removed") == 0 and len(_stored(indexer)) == len(corpus)
+    assert report.failures[0].reason == "no such file or folder"
