@@ -202,7 +202,8 @@ class QAPipeline:
             prompt = prompts.EXTRACT.format(schema=schema, question=question)
         else:
             prompt = prompts.DIRECT.format(question=question)
-        tokens = {name: self.registry.count_tokens(name, prompt) for name in self.registry.cards}
+        candidates = route.models or self.registry.cards
+        tokens = {name: self.registry.count_tokens(name, prompt) for name in candidates}
         plan = self.registry.router.plan(route.needs, tokens, route.models)
         _record_skips(answer, plan.skipped)
         with timing.stage("generate"):

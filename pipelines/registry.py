@@ -48,14 +48,16 @@ class ModelRegistry:
                 capabilities=tuple(model.capabilities),
             )
             self.cards[name] = card
+            # For a llama_cpp model this is its own GGUF, which also runs it.
+            gguf = _tokenizer_path(name, model)
             self.packers[name] = ContextPacker(
-                model_path=_tokenizer_path(name, model),
+                model_path=gguf,
                 context_window=model.context_window,
                 max_new_tokens=model.max_new_tokens,
             )
             slots[name] = ModelSlot(
                 card=card,
-                generator=_generator(name, model),
+                generator=_generator(model, gguf),
                 retries=model.retries,
                 backoff=model.backoff,
                 breaker=CircuitBreaker(
@@ -89,10 +91,11 @@ def _tokenizer_path(name: str, model: ModelSettings) -> str | None:
         raise ConfigError(f"models.{name}.{field}: {e}") from e
 
 
-def _generator(name: str, model: ModelSettings) -> Any:
+def _generator(model: ModelSettings, gguf: str | None) -> Any:
+    """The model's generator; `gguf` is the model file of a llama_cpp model."""
     if model.provider == "llama_cpp":
         return LlamaCppGenerator(
-            model_path=_tokenizer_path(name, model) or "",
+            model_path=gguf or "",
             context_window=model.context_window,
             max_new_tokens=model.max_new_tokens,
             temperature=model.temperature,
