@@ -68,7 +68,7 @@ def main() -> None:
     first = indexer.ingest([folder])
     second = indexer.ingest([folder])
     texts = [f"{d.meta.get('section', '')}\n{d.content}" for d in indexer.store.filter_documents()]
-    indexer.store.close()
+    indexer.close()
     encode_rate = _encode_only(settings, texts)
     ingest_rate = first.chunks_written / first.seconds
     print(

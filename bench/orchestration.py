@@ -58,7 +58,7 @@ def main() -> None:
         try:
             indexer.ingest([REPO / "samples" / "support"])
         finally:
-            indexer.store.close()
+            indexer.close()
         qa = QAPipeline.from_settings(settings)
         qa.warm_up()
         qa.ask(MESSAGES[0])

@@ -13,18 +13,43 @@ class _Section(BaseModel):
 
 
 class StoreSettings(_Section):
-    """Where chunks are stored. `path` is relative to the data directory unless absolute."""
+    """Where chunks are stored, and the manifest of what was ingested.
 
-    kind: Literal["qdrant_local"] = "qdrant_local"
+    `qdrant_local` keeps the collection in a folder (`path`, relative to the data directory
+    unless absolute); `qdrant_server` talks to a Qdrant server or cluster at `url`, with the API
+    key read from the environment variable named by `api_key_env`. `manifest` is the SQLite
+    file (relative to the data directory unless absolute) that records what each file
+    contributed.
+    """
+
+    kind: Literal["qdrant_local", "qdrant_server"] = "qdrant_local"
     path: str = "qdrant"
+    url: str | None = None
+    api_key_env: str | None = None
+    timeout: float = Field(default=30, gt=0)
     collection: str = Field(default="docent", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    manifest: str = "manifest.sqlite"
+
+    @model_validator(mode="after")
+    def _server_needs_url(self) -> "StoreSettings":
+        if self.kind == "qdrant_server" and not self.url:
+            raise ValueError("kind 'qdrant_server' needs url (e.g. http://qdrant:6333)")
+        if self.kind == "qdrant_local" and (self.url or self.api_key_env):
+            raise ValueError("url and api_key_env apply to kind 'qdrant_server' only")
+        return self
 
 
 class EmbeddingSettings(_Section):
-    """The dense embedding model: a shipped model name, or a local sentence-transformers folder."""
+    """The dense embedding model: a shipped model name, or a local sentence-transformers folder.
+
+    `batch_size` chunks go through the model at once; `write_batch` is about how many chunks
+    (whole files at a time) are embedded and written between two manifest commits.
+    sentence-transformers sorts each batch by length, so padding stays small.
+    """
 
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = Field(default=32, ge=1, le=1024)
+    write_batch: int = Field(default=512, ge=1)
 
 
 class SparseSettings(_Section):
@@ -55,7 +80,15 @@ class ChunkingSettings(_Section):
 
 
 class ParsingSettings(_Section):
-    """How unstructured partitions files."""
+    """How files are parsed: unstructured's options, the worker pool and per-file limits.
+
+    `workers` is the number of parser processes (0: one per CPU core); a file that takes
+    longer than `file_timeout` seconds or is larger than `max_file_mb` is reported as failed
+    instead of stalling the batch.
+    """
 
     pdf_strategy: Literal["fast"] = "fast"
     languages: list[str] = Field(default_factory=lambda: ["eng"], min_length=1)
+    workers: int = Field(default=0, ge=0, le=256)
+    file_timeout: float = Field(default=120, gt=0)
+    max_file_mb: float = Field(default=100, gt=0)

@@ -2,14 +2,16 @@
 
 import hashlib
 import json
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
-from haystack import Document, Pipeline
+from haystack import Pipeline, logging
 from haystack.components.writers import DocumentWriter
 from haystack.document_stores.types import DuplicatePolicy
 from haystack_integrations.components.embedders.sentence_transformers import (
@@ -17,9 +19,8 @@ from haystack_integrations.components.embedders.sentence_transformers import (
 )
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
-from components.chunking.structure_chunker import StructureChunker
-from components.converters.unstructured_converter import UnstructuredConverter
 from components.embedding.bm25_sparse_document_embedder import Bm25SparseDocumentEmbedder
+from components.errors import ConfigError, UnreadableFileError
 from components.shipped_models import embedding_dimension, embedding_model_path
 from ingest.config import (
     ChunkingSettings,
@@ -28,16 +29,24 @@ from ingest.config import (
     SparseSettings,
     StoreSettings,
 )
-from ingest.sources import find_sources
+from ingest.manifest import Manifest, SourceState
+from ingest.parse_pool import ParsePool
+from ingest.parsing import FileParser, Parsed
+from ingest.sources import SIDECAR_SUFFIX, find_sources
 from ingest.store import open_store
+
+logger = logging.getLogger(__name__)
 
 # The metadata fields embedded with each chunk's text: its title path helps both retrievers.
 EMBEDDED_META = ["section"]
 # Bump whenever a change to the converter or chunker changes the chunks of an unchanged file:
 # it is part of every chunk's settings fingerprint, so the next ingest redoes those files.
-PIPELINE_VERSION = 2
-# Chunks are embedded and written in batches of about this many, whole files at a time.
-WRITE_BATCH_CHUNKS = 256
+PIPELINE_VERSION = 3
+# Metadata fields that docent sets on every chunk; user metadata may not override them.
+RESERVED_META = frozenset(
+    "source file_type file_name file_hash fingerprint chunks_in_file ingested_at section "
+    "chunk_index tokens content_hash page converter".split()
+)
 
 
 @dataclass
@@ -57,6 +66,7 @@ class IngestReport:
     files: list[FileResult] = field(default_factory=list)
     chunks_written: int = 0
     chunks_removed: int = 0
+    recovered: int = 0  # changes left by an interrupted run, settled first
     seconds: float = 0.0
 
     def count(self, status: str) -> int:
@@ -77,6 +87,7 @@ class IngestReport:
             "removed": self.count("removed"),
             "chunks_written": self.chunks_written,
             "chunks_removed": self.chunks_removed,
+            "recovered": self.recovered,
             "seconds": round(self.seconds, 2),
             "chunks_per_second": round(self.chunks_written / self.seconds, 1)
             if self.seconds
@@ -85,33 +96,24 @@ class IngestReport:
         }
 
 
-@dataclass(frozen=True)
-class _StoredSource:
-    file_hash: str
-    fingerprint: str
-    expected_chunks: int
-    ids: frozenset[str]
-
-    def complete(self, file_hash: str, fingerprint: str) -> bool:
-        """True when the stored chunks are all there and came from these bytes and settings."""
-        return (
-            self.file_hash == file_hash
-            and self.fingerprint == fingerprint
-            and self.expected_chunks == len(self.ids)
-        )
-
-
 class Indexer:
-    """Parses, chunks, embeds and writes files into a Qdrant collection.
+    """Parses, chunks, embeds and writes files into a Qdrant collection, exactly once each.
 
-    Ingesting is idempotent: chunk ids derive from the file and its content, a file whose bytes
-    and settings are unchanged is skipped, and a changed file's chunks are overwritten, then its
-    chunks that no longer exist are deleted, so the collection holds exactly the current chunks.
+    A manifest records, per source file, the hash of its bytes, the fingerprint of the settings
+    that shaped its chunks and its chunk ids. A file whose bytes and settings are unchanged is
+    skipped without parsing; a changed file's chunks are overwritten, then its chunks that no
+    longer exist are deleted. Every change is journaled in the manifest before it touches the
+    store, so a run killed at any point is settled by the next one (`recover`): the collection
+    ends with exactly the current chunks and the manifest agrees with it.
+
+    Parsing runs in worker processes (`parsing.workers`) with a time limit per file; embedding
+    and writing run in this process, in batches of whole files, while the workers go on.
 
     Usage:
     ```python
-    indexer = Indexer(store=store, embedding_model_path=path)
-    report = indexer.ingest(["handbook/"])
+    indexer = open_indexer(store=..., store_path=..., manifest_path=..., embedding=..., ...)
+    report = indexer.ingest(["handbook/"], prune=True)
+    indexer.close()
     ```
     """
 
@@ -119,31 +121,24 @@ class Indexer:
         self,
         *,
         store: QdrantDocumentStore,
+        manifest: Manifest,
         embedding_model_path: str,
         embedding: EmbeddingSettings = EmbeddingSettings(),
         chunking: ChunkingSettings = ChunkingSettings(),
         parsing: ParsingSettings = ParsingSettings(),
         sparse: SparseSettings = SparseSettings(),
     ) -> None:
-        """Create the indexer; models load on the first file."""
+        """Create the indexer over an open store; models and workers start on the first file."""
         self.store = store
+        self.manifest = manifest
+        self.parsing = parsing
         self.fingerprint = _fingerprint(embedding, chunking, parsing, sparse)
-        self._parse = Pipeline()
-        self._parse.add_component(
-            "converter",
-            UnstructuredConverter(pdf_strategy=parsing.pdf_strategy, languages=parsing.languages),
+        self.parse_file = FileParser(
+            parsing=parsing, chunking=chunking, tokenizer=embedding_model_path
         )
-        self._parse.add_component(
-            "chunker",
-            StructureChunker(
-                tokenizer=embedding_model_path,
-                max_tokens=chunking.max_tokens,
-                overlap_tokens=chunking.overlap_tokens,
-            ),
-        )
-        self._parse.connect("converter.documents", "chunker.documents")
-        self._write = Pipeline()
-        self._write.add_component(
+        self._pool: ParsePool | None = None
+        self._embed = Pipeline()
+        self._embed.add_component(
             "dense",
             SentenceTransformersDocumentEmbedder(
                 model=embedding_model_path,
@@ -154,7 +149,7 @@ class Indexer:
                 local_files_only=True,
             ),
         )
-        self._write.add_component(
+        self._embed.add_component(
             "sparse",
             Bm25SparseDocumentEmbedder(
                 language=sparse.language,
@@ -164,156 +159,333 @@ class Indexer:
                 meta_fields_to_embed=EMBEDDED_META,
             ),
         )
-        self._write.add_component("writer", DocumentWriter(store, policy=DuplicatePolicy.OVERWRITE))
-        self._write.connect("dense.documents", "sparse.documents")
-        self._write.connect("sparse.documents", "writer.documents")
+        self._embed.connect("dense.documents", "sparse.documents")
+        self._writer = DocumentWriter(store, policy=DuplicatePolicy.OVERWRITE)
+        self.write_batch = embedding.write_batch
+
+    def close(self) -> None:
+        """Stop the parser workers and release the store."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        self.store.close()
 
     def ingest(
         self,
         paths: Iterable[str | Path],
         on_file: Callable[[FileResult, int], None] | None = None,
         prune: bool = False,
+        tenant: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> IngestReport:
         """Ingest files and folders; a file that cannot be read is reported, the rest go on.
 
         :param paths: files and folders (searched recursively).
-        :param on_file: called after each file with its result and the number of files in all,
-            for progress displays.
+        :param on_file: called once per file with its result and the number of files in all,
+            for progress displays; an ingested file is reported once its chunks are written.
         :param prune: also remove the chunks of files that were ingested from one of the given
             folders and are no longer in it (a folder that does not exist prunes nothing, so a
             mistyped or unmounted path never empties the collection).
+        :param tenant: tag every chunk with this tenant; retrieval can be limited to it.
+        :param metadata: extra fields for every chunk's metadata; a sidecar file
+            `<file>.meta.json` adds fields (and may set `tenant`) for one file.
         """
+        _check_metadata(metadata or {}, "metadata")
         started = time.perf_counter()
         report = IngestReport()
+        report.recovered = self.recover()
         paths = list(paths)
         sources = find_sources(paths)
-        for missing in sources.missing:
-            report.files.append(FileResult(str(missing), "failed", reason="no such file or folder"))
-        stored = self._stored_sources()
-        pending: list[tuple[FileResult, list[Document], frozenset[str]]] = []
-        for path in sources.files:
-            result, chunks = self._prepare(path, stored.get(str(path)))
+        total = len(sources.files) + len(sources.missing)
+
+        def done(result: FileResult) -> None:
             report.files.append(result)
-            if chunks:
-                previous = stored[str(path)].ids if str(path) in stored else frozenset()
-                pending.append((result, chunks, previous))
-            if sum(len(c) for _, c, _ in pending) >= WRITE_BATCH_CHUNKS:
-                self._flush(pending, report)
-                pending = []
             if on_file:
-                on_file(result, len(sources.files))
-        self._flush(pending, report)
+                on_file(result, total)
+
+        for missing in sources.missing:
+            done(FileResult(str(missing), "failed", reason="no such file or folder"))
+        stored = self._stored_sources()
+        todo: dict[str, _Job] = {}
+        for path in sources.files:
+            job = self._job(path, stored.get(str(path)), tenant, metadata or {})
+            if isinstance(job, FileResult):
+                done(job)
+            else:
+                todo[str(path)] = job
+        batch: list[tuple[_Job, Parsed]] = []
+        for parsed in self._parse(list(todo)):
+            job = todo[parsed.source]
+            if parsed.reason:
+                done(FileResult(parsed.source, "failed", reason=parsed.reason))
+                continue
+            batch.append((job, parsed))
+            if sum(len(p.chunks) for _, p in batch) >= self.write_batch:
+                self._flush(batch, stored, report, done)
+                batch = []
+        self._flush(batch, stored, report, done)
         if prune:
-            self._prune(paths, sources.files, stored, report)
+            self._prune(paths, sources.files, stored, report, done)
+        report.files.sort(key=lambda f: f.source)
         report.seconds = time.perf_counter() - started
         return report
+
+    def recover(self) -> int:
+        """Settle the changes that an interrupted run began; returns how many there were.
+
+        A change whose new chunks all reached the store is finished (its stale chunks are
+        deleted and it is recorded). Any other is rolled back: its new-only chunks are deleted
+        and the source keeps its recorded chunks, marked for re-ingestion.
+        """
+        pending = self.manifest.pending()
+        if not pending:
+            return 0
+        stored = self.manifest.sources()
+        for change in pending:
+            previous = stored[change.source].chunk_ids if change.source in stored else frozenset()
+            present = (
+                {d.id for d in self.store.get_documents_by_id(sorted(change.chunk_ids))}
+                if change.chunk_ids
+                else set()
+            )
+            if present == change.chunk_ids:
+                self._delete(previous - change.chunk_ids)
+                self.manifest.commit([change.source])
+                logger.info("Finished the interrupted ingest of {source}", source=change.source)
+            else:
+                self._delete(present - previous)
+                self.manifest.abandon(change.source)
+                logger.info("Rolled back the interrupted ingest of {source}", source=change.source)
+        return len(pending)
+
+    def audit(self) -> dict[str, list[str]]:
+        """Compare the manifest with the store: chunk ids `missing` from the store, chunk ids
+        in the store that no source accounts for (`orphaned`), and `pending` changes."""
+        recorded = {i for s in self.manifest.sources().values() for i in s.chunk_ids}
+        held = {d.id for d in self.store.filter_documents()}
+        return {
+            "missing": sorted(recorded - held),
+            "orphaned": sorted(held - recorded),
+            "pending": [c.source for c in self.manifest.pending()],
+        }
+
+    def _job(
+        self, path: Path, stored: SourceState | None, tenant: str | None, metadata: dict
+    ) -> "FileResult | _Job":
+        """Decide what to do with one file: skip it, refuse it, or parse it."""
+        try:
+            size = path.stat().st_size
+            file_hash = _file_hash(path)
+            sidecar = _sidecar(path)
+            _check_metadata(sidecar, f"its metadata file {path.name}{SIDECAR_SUFFIX}")
+            extra = {**metadata, **sidecar}
+        except OSError as e:
+            return FileResult(str(path), "failed", reason=f"cannot be read: {e.strerror}")
+        except (UnreadableFileError, ConfigError) as e:
+            return FileResult(str(path), "failed", reason=getattr(e, "reason", str(e)))
+        limit = self.parsing.max_file_mb
+        if size > limit * 1_000_000:
+            return FileResult(
+                str(path),
+                "failed",
+                reason=f"the file is {size / 1e6:.0f} MB, above the limit of {limit:g} MB "
+                "(parsing.max_file_mb); split it, or raise the limit",
+            )
+        tenant = extra.pop("tenant", tenant)
+        fingerprint = _file_fingerprint(self.fingerprint, tenant, extra)
+        if stored and stored.matches(file_hash, fingerprint):
+            return FileResult(str(path), "unchanged", chunks=len(stored.chunk_ids))
+        return _Job(path, file_hash, fingerprint, tenant, extra)
+
+    def _parse(self, paths: list[str]) -> Iterator[Parsed]:
+        if not paths:
+            return
+        if self._pool is None:
+            workers = self.parsing.workers or os.cpu_count() or 1
+            self._pool = ParsePool(
+                self.parse_file, workers=min(workers, len(paths)), timeout=self.parsing.file_timeout
+            )
+        logger.info(
+            "Parsing {files} files in {workers} worker processes",
+            files=len(paths),
+            workers=self._pool.workers,
+        )
+        yield from self._pool.parse(Path(p) for p in paths)
+
+    def _flush(
+        self,
+        batch: list[tuple["_Job", Parsed]],
+        stored: dict[str, SourceState],
+        report: IngestReport,
+        done: Callable[[FileResult], None],
+    ) -> None:
+        """Journal, embed and write whole files, delete their stale chunks, then record them."""
+        if not batch:
+            return
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        changes, chunks = [], []
+        for job, parsed in batch:
+            file_chunks = [
+                replace(
+                    c,
+                    meta={
+                        **job.extra,
+                        **c.meta,
+                        **job.meta(len(parsed.chunks), now),
+                        "converter": parsed.converter,
+                    },
+                )
+                for c in parsed.chunks
+            ]
+            if job.tenant is not None:
+                for c in file_chunks:
+                    c.meta["tenant"] = job.tenant
+            chunks.extend(file_chunks)
+            changes.append(
+                SourceState(
+                    str(job.path),
+                    job.file_hash,
+                    job.fingerprint,
+                    frozenset(c.id for c in file_chunks),
+                    parsed.converter,
+                    job.tenant,
+                )
+            )
+        self.manifest.begin(changes)
+        logger.info(
+            "Embedding {chunks} chunks of {files} files", chunks=len(chunks), files=len(batch)
+        )
+        embedded = self._embed.run({"dense": {"documents": chunks}})["sparse"]["documents"]
+        logger.info("Writing {chunks} chunks", chunks=len(chunks))
+        self._writer.run(documents=embedded)
+        for change in changes:
+            previous = stored.get(change.source)
+            if previous:
+                report.chunks_removed += self._delete(previous.chunk_ids - change.chunk_ids)
+        self.manifest.commit(c.source for c in changes)
+        logger.info("Recorded {files} files in the manifest", files=len(changes))
+        report.chunks_written += len(chunks)
+        for change in changes:
+            stored[change.source] = change
+            done(FileResult(change.source, "ingested", chunks=len(change.chunk_ids)))
 
     def _prune(
         self,
         paths: list[str | Path],
         found: list[Path],
-        stored: dict[str, "_StoredSource"],
+        stored: dict[str, SourceState],
         report: IngestReport,
+        done: Callable[[FileResult], None],
     ) -> None:
         """Delete the chunks of sources under the given folders that are gone from them."""
         roots = [Path(p).expanduser().resolve() for p in paths if Path(p).expanduser().is_dir()]
         present = {str(path) for path in found}
-        for source, state in sorted(stored.items()):
-            if source in present or not any(Path(source).is_relative_to(r) for r in roots):
-                continue
-            self.store.delete_documents(list(state.ids))
-            report.chunks_removed += len(state.ids)
-            report.files.append(FileResult(source, "removed", chunks=len(state.ids)))
-
-    def _prepare(
-        self, path: Path, stored: _StoredSource | None
-    ) -> tuple[FileResult, list[Document]]:
-        """Parse and chunk one file, unless it is unchanged since it was last ingested."""
-        try:
-            file_hash = _file_hash(path)
-        except OSError as e:
-            return FileResult(str(path), "failed", reason=f"cannot be read: {e.strerror}"), []
-        if stored and stored.complete(file_hash, self.fingerprint):
-            return FileResult(str(path), "unchanged", chunks=len(stored.ids)), []
-        output = self._parse.run(
-            {"converter": {"sources": [path]}}, include_outputs_from={"converter"}
-        )
-        failures = output["converter"]["failures"]
-        if failures:
-            return FileResult(str(path), "failed", reason=failures[0]["reason"]), []
-        parsed = output["chunker"]["documents"]
-        if not parsed:
-            return FileResult(
-                str(path),
-                "failed",
-                reason="no text left after removing page headers, footers and numbers",
-            ), []
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        chunks = [
-            replace(
-                c,
-                meta={
-                    **c.meta,
-                    "file_name": path.name,
-                    "file_hash": file_hash,
-                    "fingerprint": self.fingerprint,
-                    "chunks_in_file": len(parsed),
-                    "ingested_at": now,
-                },
-            )
-            for c in parsed
+        gone = [
+            state
+            for source, state in sorted(stored.items())
+            if source not in present and any(Path(source).is_relative_to(r) for r in roots)
         ]
-        return FileResult(str(path), "ingested", chunks=len(chunks)), chunks
-
-    def _flush(
-        self,
-        pending: list[tuple[FileResult, list[Document], frozenset[str]]],
-        report: IngestReport,
-    ) -> None:
-        """Embed and write whole files, then delete their chunks that no longer exist."""
-        if not pending:
+        if not gone:
             return
-        chunks = [c for _, file_chunks, _ in pending for c in file_chunks]
-        self._write.run({"dense": {"documents": chunks}})
-        report.chunks_written += len(chunks)
-        stale = [
-            old_id
-            for _, file_chunks, previous in pending
-            for old_id in previous - {c.id for c in file_chunks}
-        ]
-        if stale:
-            self.store.delete_documents(stale)
-            report.chunks_removed += len(stale)
+        self.manifest.begin(SourceState(s.source, None, None, frozenset()) for s in gone)
+        for state in gone:
+            report.chunks_removed += self._delete(state.chunk_ids)
+        self.manifest.commit(s.source for s in gone)
+        for state in gone:
+            done(FileResult(state.source, "removed", chunks=len(state.chunk_ids)))
 
-    def _stored_sources(self) -> dict[str, _StoredSource]:
-        """What the collection holds per source file: its hash, settings and chunk ids."""
-        ids: dict[str, set[str]] = {}
-        state: dict[str, tuple[str, str, int]] = {}
+    def _delete(self, ids: Iterable[str]) -> int:
+        ids = sorted(ids)
+        if ids:
+            self.store.delete_documents(ids)
+        return len(ids)
+
+    def _stored_sources(self) -> dict[str, SourceState]:
+        """The manifest's sources, reconciled with the store when their counts disagree.
+
+        A store filled before the manifest existed is adopted. Chunks missing from the store
+        (deleted behind docent's back) mark their source for re-ingestion; chunks that no
+        source accounts for but whose source is recorded are stale copies and are deleted.
+        """
+        stored = self.manifest.sources()
+        recorded = sum(len(s.chunk_ids) for s in stored.values())
+        if recorded == self.store.count_documents():
+            return stored
+        held: dict[str, set[str]] = {}
         for document in self.store.filter_documents():
-            meta = document.meta
-            source = meta.get("source", "")
-            ids.setdefault(source, set()).add(document.id)
-            state[source] = (
-                meta.get("file_hash", ""),
-                meta.get("fingerprint", ""),
-                meta.get("chunks_in_file", -1),
+            held.setdefault(document.meta.get("source", ""), set()).add(document.id)
+        if not stored:
+            # Old payloads carry no trustworthy settings: every adopted source is re-ingested
+            # when it is next given, and pruned like any other when it is gone.
+            self.manifest.adopt(
+                SourceState(s, "", "", frozenset(i), "unstructured") for s, i in held.items()
             )
-        return {s: _StoredSource(*state[s], frozenset(ids[s])) for s in ids}
+            return self.manifest.sources()
+        for source, state in stored.items():
+            ids = held.get(source, set())
+            if state.chunk_ids - ids:
+                logger.warning(
+                    "{n} chunks of {source} are missing from the store; re-ingesting it",
+                    n=len(state.chunk_ids - ids),
+                    source=source,
+                )
+                self.manifest.adopt([replace(state, file_hash="", chunk_ids=frozenset(ids))])
+            elif ids - state.chunk_ids:
+                self._delete(ids - state.chunk_ids)
+        return self.manifest.sources()
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A file to parse, with what its chunks will carry."""
+
+    path: Path
+    file_hash: str
+    fingerprint: str
+    tenant: str | None
+    extra: dict[str, Any]
+
+    def meta(self, chunks_in_file: int, now: str) -> dict[str, Any]:
+        return {
+            "file_name": self.path.name,
+            "file_hash": self.file_hash,
+            "fingerprint": self.fingerprint,
+            "chunks_in_file": chunks_in_file,
+            "ingested_at": now,
+        }
 
 
 def open_indexer(
     *,
     store: StoreSettings,
     store_path: Path,
+    manifest_path: Path,
     embedding: EmbeddingSettings,
     chunking: ChunkingSettings,
     parsing: ParsingSettings,
     sparse: SparseSettings,
+    rebuild: bool = False,
 ) -> Indexer:
-    """Open the configured store and build an `Indexer` over it; close `indexer.store` after."""
+    """Open the configured store and its manifest and build an `Indexer`; `close()` it after.
+
+    :param rebuild: empty the collection and forget its manifest first, so that everything
+        ingested next is embedded with the configured model (after changing the model).
+
+    Raises:
+        StoreError: the store cannot be opened, or the collection holds another model's vectors.
+    """
     model_path = embedding_model_path(embedding.model)
+    dimension = embedding_dimension(model_path)
+    manifest = Manifest(manifest_path, store.collection)
+    if rebuild:
+        # The collection is emptied before the manifest forgets it: a run killed in between
+        # still refuses the old model, and the rebuild is simply run again.
+        open_store(store, store_path, dimension, recreate=True).close()
+        manifest.drop()
+    manifest.bind_model(embedding.model, dimension)
     return Indexer(
-        store=open_store(store, store_path, embedding_dimension(model_path)),
+        store=open_store(store, store_path, dimension),
+        manifest=manifest,
         embedding_model_path=model_path,
         embedding=embedding,
         chunking=chunking,
@@ -330,9 +502,59 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fingerprint(*sections) -> str:
-    """A short hash of everything that shapes the chunks and their vectors."""
-    settings = {type(s).__name__: s.model_dump() for s in sections}
-    settings["unstructured"] = version("unstructured")
-    settings["docent_pipeline"] = PIPELINE_VERSION
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+def _fingerprint(
+    embedding: EmbeddingSettings,
+    chunking: ChunkingSettings,
+    parsing: ParsingSettings,
+    sparse: SparseSettings,
+) -> str:
+    """A short hash of every setting that shapes the chunks and their vectors (and no other:
+    batch sizes, workers and limits change how fast, not what)."""
+    settings = {
+        "embedding": embedding.model,
+        "chunking": chunking.model_dump(),
+        "parsing": parsing.model_dump(include={"pdf_strategy", "languages", "fallback"}),
+        "sparse": sparse.model_dump(),
+        "unstructured": version("unstructured"),
+        "docent_pipeline": PIPELINE_VERSION,
+    }
+    return _short_hash(settings)
+
+
+def _file_fingerprint(fingerprint: str, tenant: str | None, extra: dict[str, Any]) -> str:
+    """The settings fingerprint of one file: the run's, plus its tenant and metadata."""
+    if tenant is None and not extra:
+        return fingerprint
+    return _short_hash({"settings": fingerprint, "tenant": tenant, "meta": extra})
+
+
+def _short_hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _check_metadata(metadata: dict[str, Any], where: str) -> None:
+    taken = sorted(set(metadata) & RESERVED_META)
+    if taken:
+        raise ConfigError(
+            f"{where}: the field(s) {', '.join(taken)} are set by docent itself; use other names"
+        )
+    if "tenant" in metadata and not isinstance(metadata["tenant"], str):
+        raise ConfigError(f"{where}: tenant must be a string")
+
+
+def _sidecar(path: Path) -> dict[str, Any]:
+    """The metadata of `<file>.meta.json` beside the file, if there is one."""
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if not sidecar.is_file():
+        return {}
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UnreadableFileError(
+            str(path), f"its metadata file {sidecar.name} is not valid JSON ({e}); fix it"
+        ) from e
+    if not isinstance(data, dict):
+        raise UnreadableFileError(
+            str(path), f"its metadata file {sidecar.name} must hold a JSON object of fields"
+        )
+    return data

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -44,6 +45,17 @@ def cli() -> None:
     """
 
 
+def _metadata(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`key=value` pairs from the command line as a dict."""
+    metadata = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--meta")
+        metadata[key.strip()] = value.strip()
+    return metadata
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
@@ -54,27 +66,54 @@ def cli() -> None:
     is_flag=True,
     help="Also remove the chunks of files that are gone from the given folders.",
 )
+@click.option("--tenant", help="Tag every chunk with this tenant; `ask --tenant` searches only it.")
+@click.option(
+    "--meta",
+    "meta",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Add a metadata field to every chunk (repeatable). A file's sidecar "
+    "`<file>.meta.json` adds fields for that file alone.",
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Empty the collection first and re-embed what is given (after changing the "
+    "embedding model).",
+)
 def ingest(
-    paths: tuple[str, ...], config: str | None, as_json: bool, quiet: bool, prune: bool
+    paths: tuple[str, ...],
+    config: str | None,
+    as_json: bool,
+    quiet: bool,
+    prune: bool,
+    tenant: str | None,
+    meta: tuple[str, ...],
+    rebuild: bool,
 ) -> None:
     """Ingest files and folders (searched recursively) into the collection.
 
-    Files are parsed, chunked by section, embedded and written; ingesting the same files again
-    changes nothing, and a changed file's old chunks are replaced. A file that cannot be read
-    is reported with the reason and the others go on; the exit code is 1 if any file failed.
+    Files are parsed in parallel, chunked by section, embedded and written. A manifest in the
+    data directory records each file's hash, settings and chunks: ingesting the same files
+    again embeds nothing, a changed file's old chunks are replaced, and a run that was killed
+    is settled by the next one. A file that cannot be read is reported with the reason and the
+    others go on; the exit code is 1 if any file failed.
 
     \b
     Examples:
       docent ingest samples/handbook
       docent ingest --prune shared/policies     # nightly sync: deleted files leave too
+      docent ingest --tenant acme --meta team=support acme-docs/
       docent ingest report.pdf slides.pptx --json
     """
     from tqdm import tqdm
 
+    metadata = _metadata(meta)
     settings = _settings(config)
-    indexer = settings.open_indexer()
+    indexer = settings.open_indexer(rebuild=rebuild)
     bar = None
     counts = {"chunks": 0, "failed": 0}
+    started = time.perf_counter()
 
     def progress(result, total: int) -> None:
         nonlocal bar
@@ -82,26 +121,36 @@ def ingest(
             return
         if bar is None:
             bar = tqdm(total=total, unit="file", desc="ingest", file=sys.stderr)
-        counts["chunks"] += result.chunks
+        if result.status == "ingested":
+            counts["chunks"] += result.chunks
         counts["failed"] += result.status == "failed"
-        bar.set_postfix(counts)
+        rate = counts["chunks"] / max(time.perf_counter() - started, 1e-9)
+        bar.set_postfix({**counts, "chunks/s": f"{rate:.1f}"})
         bar.update(1)
 
     try:
-        report = indexer.ingest(paths, on_file=progress, prune=prune)
+        report = indexer.ingest(
+            paths, on_file=progress, prune=prune, tenant=tenant, metadata=metadata
+        )
     finally:
         if bar is not None:
             bar.close()
-        indexer.store.close()
+        indexer.close()
     summary = report.to_dict()
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
+        recovered = (
+            f"; settled {summary['recovered']} changes of an interrupted run"
+            if summary["recovered"]
+            else ""
+        )
         click.echo(
             f"Ingested {summary['ingested']} files ({summary['chunks_written']} chunks) in "
             f"{summary['seconds']} s, {summary['chunks_per_second']} chunks/s; "
             f"{summary['unchanged']} unchanged; {summary['removed']} removed files; "
-            f"{summary['chunks_removed']} stale chunks removed; {summary['failed']} failed."
+            f"{summary['chunks_removed']} stale chunks removed; {summary['failed']} failed"
+            f"{recovered}."
         )
         for failure in report.failures:
             click.echo(f"  failed: {_show_path(failure.source)}: {failure.reason}", err=True)
@@ -118,8 +167,15 @@ def ingest(
     help="Print one JSON object per question: answer, citations, intent, route, decision, "
     "models tried, verification, cost, timings, trace id.",
 )
+@click.option("--tenant", help="Search only the documents ingested with --tenant TENANT.")
 @click.option("--trace", is_flag=True, help="Also print the route, models tried and cost.")
-def ask(questions: tuple[str, ...], config: str | None, as_json: bool, trace: bool) -> None:
+def ask(
+    questions: tuple[str, ...],
+    config: str | None,
+    as_json: bool,
+    tenant: str | None,
+    trace: bool,
+) -> None:
     """Answer questions from the ingested documents, with numbered citations.
 
     Each question is classified (when the configuration has intents) and follows its route:
@@ -132,6 +188,7 @@ def ask(questions: tuple[str, ...], config: str | None, as_json: bool, trace: bo
       docent ask "How do I declare a path parameter?"
       docent ask --json "What is the refund policy?"
       docent ask --config configs/support.yaml --trace "I was charged twice this month"
+      docent ask --tenant acme "What is the refund policy?"
       docent ask "First question?" "Second question?"
     """
     from pipelines.qa import QAPipeline
@@ -139,7 +196,7 @@ def ask(questions: tuple[str, ...], config: str | None, as_json: bool, trace: bo
     qa = QAPipeline.from_settings(_settings(config))
     try:
         for question in questions:
-            answer = qa.ask(question)
+            answer = qa.ask(question, tenant=tenant)
             if as_json:
                 click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
                 continue

@@ -267,17 +267,24 @@ class Settings(BaseModel):
         return self.data_path / Path(self.store.path).expanduser()
 
     @property
+    def manifest_path(self) -> Path:
+        """The SQLite manifest of what each ingested file contributed."""
+        return self.data_path / Path(self.store.manifest).expanduser()
+
+    @property
     def handoff_path(self) -> Path:
         """The SQLite file of handoff tickets."""
         return self.data_path / "handoffs.sqlite"
 
-    def open_indexer(self) -> "Indexer":
-        """An `Indexer` over the configured store; close its `store` when done."""
+    def open_indexer(self, rebuild: bool = False) -> "Indexer":
+        """An `Indexer` over the configured store; `close()` it when done."""
         from ingest.indexing import open_indexer
 
         return open_indexer(
             store=self.store,
             store_path=self.store_path,
+            manifest_path=self.manifest_path,
+            rebuild=rebuild,
             embedding=self.embedding,
             chunking=self.chunking,
             parsing=self.parsing,

@@ -13,7 +13,7 @@ from haystack_integrations.components.retrievers.qdrant import QdrantHybridRetri
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.embedding.bm25_sparse_text_embedder import Bm25SparseTextEmbedder
-from components.errors import AllModelsFailedError, ConfigError, DocentError
+from components.errors import AllModelsFailedError, ConfigError, DocentError, StoreError
 from components.generation.cited_answer_builder import ABSTAIN, CitedAnswerBuilder
 from components.generation.fallback_generator import Budget, ChainResult, ModelCall
 from components.retrieval.relevance_filter import RelevanceFilter
@@ -21,6 +21,7 @@ from components.routing.handoff_desk import HandoffDesk
 from components.safety.pii_masker import PiiMasker
 from components.shipped_models import embedding_dimension, embedding_model_path
 from components.verification.support_verifier import SupportVerifier
+from ingest.manifest import Manifest
 from ingest.store import open_store
 from pipelines import prompts, timing
 from pipelines.answer import Answer, Citation
@@ -113,6 +114,14 @@ class QAPipeline:
     def from_settings(cls, settings: Settings) -> "QAPipeline":
         """Open the configured store and build the pipeline over it."""
         dim = embedding_dimension(embedding_model_path(settings.embedding.model))
+        bound = Manifest(settings.manifest_path, settings.store.collection).bound_model()
+        if bound and bound != (settings.embedding.model, dim):
+            raise StoreError(
+                f"the collection {settings.store.collection!r} was filled with the embedding "
+                f"model {bound[0]!r}, but the configuration asks for "
+                f"{settings.embedding.model!r}; questions must be embedded with the same model. "
+                "Set embedding.model back, or re-ingest with `docent ingest --rebuild`"
+            )
         return cls(settings, open_store(settings.store, settings.store_path, dim))
 
     def warm_up(self) -> None:
@@ -123,8 +132,10 @@ class QAPipeline:
             self._classifier.warm_up()
         self.registry.warm_up()
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, tenant: str | None = None) -> Answer:
         """Answer `question` along the route of its intent.
+
+        :param tenant: search only the chunks ingested for this tenant.
 
         Raises:
             DocentError: the question is empty, or a rag route finds nothing ingested.
@@ -144,7 +155,7 @@ class QAPipeline:
             )
             answer.route = route.type
             try:
-                self._follow(route, question, answer, budget)
+                self._follow(route, question, answer, budget, tenant)
             finally:
                 answer.cost = round(budget.cost, 8)
             if self._masker is not None:
@@ -181,7 +192,14 @@ class QAPipeline:
                 answer.intent["tie_break"] = tie_model
         return answer.intent["name"]
 
-    def _follow(self, route: RouteSettings, question: str, answer: Answer, budget: Budget):
+    def _follow(
+        self,
+        route: RouteSettings,
+        question: str,
+        answer: Answer,
+        budget: Budget,
+        tenant: str | None,
+    ):
         """Carry out `route` for `question`, filling `answer`."""
         if route.type in ("reply", "refuse"):
             answer.answer, answer.decision = route.message or "", route.type
@@ -193,7 +211,7 @@ class QAPipeline:
         elif route.type == "direct":
             self._direct(route, question, answer, budget)
         else:
-            self._rag(route, question, answer, budget)
+            self._rag(route, question, answer, budget, tenant)
 
     def _direct(self, route: RouteSettings, question: str, answer: Answer, budget: Budget):
         """Generate without retrieval: a conversational reply, or JSON of the route's schema."""
@@ -221,14 +239,21 @@ class QAPipeline:
         answer.data = result.value
         answer.decision = "extract" if route.json_schema is not None else "direct"
 
-    def _rag(self, route: RouteSettings, question: str, answer: Answer, budget: Budget):
+    def _rag(
+        self,
+        route: RouteSettings,
+        question: str,
+        answer: Answer,
+        budget: Budget,
+        tenant: str | None,
+    ):
         """Retrieve, generate, verify; escalate weak answers; abstain when nothing is left."""
         if self.store.count_documents() == 0:
             raise DocentError(
                 f"the collection {self.settings.store.collection!r} in {self.settings.store_path} "
                 "is empty: ingest documents first with `docent ingest PATH`"
             )
-        relevant = self.search(question)
+        relevant = self.search(question, tenant)
         if not relevant:
             self._abstain(question, answer, "no passage is relevant enough")
             return
@@ -314,13 +339,24 @@ class QAPipeline:
             for number, doc in enumerate(cited.documents, start=1)
         ]
 
-    def search(self, question: str) -> list[Document]:
+    def search(self, question: str, tenant: str | None = None) -> list[Document]:
         """The chunks relevant to `question`, best first, each with its dense `similarity`.
 
         Hybrid retrieval and the relevance floor of the rag route, without generation.
+
+        :param tenant: search only the chunks ingested for this tenant.
         """
+        filters = (
+            {"field": "meta.tenant", "operator": "==", "value": tenant}
+            if tenant is not None
+            else None
+        )
         retrieved = self._retrieve.run(
-            {"embed_dense": {"text": question}, "embed_sparse": {"text": question}}
+            {
+                "embed_dense": {"text": question},
+                "embed_sparse": {"text": question},
+                "retrieve": {"filters": filters},
+            }
         )
         return retrieved["filter"]["documents"]
 

@@ -29,7 +29,7 @@ def ingested(tmp_path_factory, corpus_dir):
     try:
         report = indexer.ingest([corpus_dir])
     finally:
-        indexer.store.close()
+        indexer.close()
     return settings, report
 
 

@@ -31,7 +31,7 @@ def _indexer(data_dir: Path):
 def indexer(tmp_path):
     indexer = _indexer(tmp_path / "data")
     yield indexer
-    indexer.store.close()
+    indexer.close()
 
 
 def _stored(indexer) -> dict[str, list]:
@@ -92,9 +92,29 @@ def test_a_file_ingested_from_scratch_gets_the_same_ids(tmp_path, indexer):
     corpus = write_corpus(tmp_path / "corpus")
     indexer.ingest([corpus["brewing.md"]])
     ids = {d.id for d in indexer.store.filter_documents()}
-    indexer.store.delete_all_documents()
-    indexer.ingest([corpus["brewing.md"]])
+    other = _indexer(tmp_path / "other")
+    try:
+        other.ingest([corpus["brewing.md"]])
+        assert {d.id for d in other.store.filter_documents()} == ids
+    finally:
+        other.close()
+
+
+def test_chunks_deleted_behind_the_manifest_are_restored(tmp_path, indexer):
+    corpus = write_corpus(tmp_path / "corpus")
+    indexer.ingest([corpus["brewing.md"], corpus["faq.txt"]])
+    ids = {d.id for d in indexer.store.filter_documents()}
+    brewing = [
+        d.id for d in indexer.store.filter_documents() if d.meta["file_name"] == "brewing.md"
+    ]
+    indexer.store.delete_documents(brewing[:1])
+    report = indexer.ingest([corpus["brewing.md"], corpus["faq.txt"]])
+    assert {Path(f.source).name: f.status for f in report.files} == {
+        "brewing.md": "ingested",
+        "faq.txt": "unchanged",
+    }
     assert {d.id for d in indexer.store.filter_documents()} == ids
+    assert indexer.audit() == {"missing": [], "orphaned": [], "pending": []}
 
 
 def test_a_changed_file_replaces_its_chunks_and_leaves_no_stale_one(tmp_path, indexer):

@@ -23,7 +23,7 @@ def handbook_qa(tmp_path_factory):
     try:
         indexer.ingest([REPO / "samples" / "handbook"])
     finally:
-        indexer.store.close()
+        indexer.close()
     qa = QAPipeline.from_settings(settings)
     yield qa
     qa.close()

@@ -17,7 +17,7 @@ def test_fastapi_docs_retrieval_and_weak_answers_are_not_passed_off(tmp_path):
     try:
         report = indexer.ingest([FASTAPI_DOCS])
     finally:
-        indexer.store.close()
+        indexer.close()
     assert report.count("failed") == 0 and report.chunks_written > 1000
     qa = QAPipeline.from_settings(settings)
     try:

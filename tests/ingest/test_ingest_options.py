@@ -1,0 +1,118 @@
+"""Ingest options: tenants and metadata, the embedding model a collection is bound to, limits."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.errors import ConfigError, StoreError
+from ingest.manifest import Manifest
+from pipelines.config import Settings
+from pipelines.qa import QAPipeline
+from tests.corpus import write_corpus
+
+
+def _settings(data_dir: Path, **sections) -> Settings:
+    return Settings(data_dir=data_dir, **sections)
+
+
+def test_tenants_metadata_and_sidecars_tag_chunks_and_retrieval_filters_by_tenant(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    acme, globex = tmp_path / "acme", tmp_path / "globex"
+    acme.mkdir()
+    globex.mkdir()
+    (acme / "brewing.md").write_bytes(corpus["brewing.md"].read_bytes())
+    (globex / "faq.txt").write_bytes(corpus["faq.txt"].read_bytes())
+    (globex / "brewing.md").write_bytes(corpus["brewing.md"].read_bytes())
+    (globex / "brewing.md.meta.json").write_text(json.dumps({"team": "baristas", "year": 2026}))
+    settings = _settings(tmp_path / "data")
+    indexer = settings.open_indexer()
+    try:
+        first = indexer.ingest([acme], tenant="acme", metadata={"region": "eu"})
+        second = indexer.ingest([globex], tenant="globex")
+        # The sidecar is metadata, not a document.
+        assert sorted(Path(f.source).name for f in second.files) == ["brewing.md", "faq.txt"]
+        by_tenant: dict[str, list] = {}
+        for document in indexer.store.filter_documents():
+            by_tenant.setdefault(document.meta["tenant"], []).append(document)
+        assert {d.meta["region"] for d in by_tenant["acme"]} == {"eu"}
+        globex_brewing = [d for d in by_tenant["globex"] if d.meta["file_name"] == "brewing.md"]
+        assert {(d.meta["team"], d.meta["year"]) for d in globex_brewing} == {("baristas", 2026)}
+        assert all("team" not in d.meta for d in by_tenant["acme"])
+        assert first.count("ingested") == 1 and second.count("ingested") == 2
+        # Changing a file's metadata re-ingests it; unchanged metadata does not.
+        assert indexer.ingest([globex], tenant="globex").count("unchanged") == 2
+        moved = indexer.ingest([acme], tenant="acme", metadata={"region": "us"})
+        assert moved.count("ingested") == 1
+        assert {
+            d.meta["region"] for d in indexer.store.filter_documents() if d.meta["tenant"] == "acme"
+        } == {"us"}
+        with pytest.raises(ConfigError, match="source"):
+            indexer.ingest([acme], metadata={"source": "elsewhere"})
+    finally:
+        indexer.close()
+    qa = QAPipeline.from_settings(settings)
+    try:
+        question = "What water temperature should be used for brewing coffee?"
+        for tenant in ("acme", "globex"):
+            found = qa.search(question, tenant=tenant)
+            assert found and {d.meta["tenant"] for d in found} == {tenant}
+        assert {d.meta["tenant"] for d in qa.search(question)} == {"acme", "globex"}
+        assert qa.search(question, tenant="initech") == []
+    finally:
+        qa.close()
+
+
+def test_a_bad_sidecar_fails_its_file_only(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    Path(f"{corpus['faq.txt']}.meta.json").write_text("{not json")
+    Path(f"{corpus['brewing.md']}.meta.json").write_text('{"file_hash": "x"}')
+    indexer = _settings(tmp_path / "data").open_indexer()
+    try:
+        report = indexer.ingest([corpus["faq.txt"], corpus["brewing.md"], corpus["prices.xlsx"]])
+    finally:
+        indexer.close()
+    reasons = {Path(f.source).name: f.reason for f in report.failures}
+    assert "faq.txt.meta.json is not valid JSON" in reasons["faq.txt"]
+    assert "file_hash" in reasons["brewing.md"] and "set by docent" in reasons["brewing.md"]
+    assert report.count("ingested") == 1
+
+
+def test_a_collection_refuses_another_embedding_model_until_rebuilt(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    settings = _settings(tmp_path / "data")
+    indexer = settings.open_indexer()
+    try:
+        indexer.ingest([corpus["brewing.md"]])
+    finally:
+        indexer.close()
+    manifest = Manifest(settings.manifest_path, "docent")
+    assert manifest.bound_model() == ("all-MiniLM-L6-v2", 384)
+    # Pretend the collection was filled with another model of the same size.
+    with manifest._connect() as db:
+        db.execute("UPDATE collections SET embedding_model = 'bge-small-en-v1.5'")
+    with pytest.raises(StoreError, match="bge-small-en-v1.5.*--rebuild"):
+        settings.open_indexer()
+    with pytest.raises(StoreError, match="bge-small-en-v1.5"):
+        QAPipeline.from_settings(settings)
+    indexer = settings.open_indexer(rebuild=True)
+    try:
+        assert indexer.store.count_documents() == 0 and indexer.manifest.sources() == {}
+        assert indexer.ingest([corpus["brewing.md"]]).count("ingested") == 1
+    finally:
+        indexer.close()
+    assert manifest.bound_model() == ("all-MiniLM-L6-v2", 384)
+
+
+def test_files_above_the_size_limit_are_reported_not_parsed(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    settings = _settings(tmp_path / "data", parsing={"max_file_mb": 0.001})
+    indexer = settings.open_indexer()
+    try:
+        report = indexer.ingest([corpus["faq.txt"], corpus["warranty.pdf"]])
+    finally:
+        indexer.close()
+    (big,) = report.failures
+    assert Path(big.source).name == "warranty.pdf"
+    assert "above the limit of 0.001 MB (parsing.max_file_mb)" in big.reason
+    assert report.count("ingested") == 1
