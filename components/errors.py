@@ -14,12 +14,18 @@ class ConfigError(DocentError):
 
 
 class UnreadableFileError(DocentError):
-    """A file could not be turned into text; the message says why in plain language."""
+    """A file could not be turned into text; the message says why in plain language.
 
-    def __init__(self, path: str, reason: str) -> None:
+    `kind` sorts the reasons: "unsupported", "empty", "encrypted", "damaged" (the file is not
+    what its name says), "parse_error" (the parser failed on it) or "no_text" (it parsed, with
+    nothing in it). Another converter may succeed only on the last two.
+    """
+
+    def __init__(self, path: str, reason: str, kind: str = "parse_error") -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        self.kind = kind
 
 
 class StoreError(DocentError):

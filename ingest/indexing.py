@@ -513,7 +513,7 @@ def _fingerprint(
     settings = {
         "embedding": embedding.model,
         "chunking": chunking.model_dump(),
-        "parsing": parsing.model_dump(include={"pdf_strategy", "languages", "fallback"}),
+        "parsing": parsing.model_dump(include={"pdf_strategy", "languages"}),
         "sparse": sparse.model_dump(),
         "unstructured": version("unstructured"),
         "docent_pipeline": PIPELINE_VERSION,

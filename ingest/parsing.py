@@ -7,11 +7,16 @@ plain data that pickles, so the same function serves every executor.
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from haystack import Document, Pipeline
+from haystack import Document, logging
 
 from components.chunking.structure_chunker import StructureChunker
+from components.converters.fallback_converter import FALLBACKS, FallbackConverter
 from components.converters.unstructured_converter import UnstructuredConverter
 from ingest.config import ChunkingSettings, ParsingSettings
+
+logger = logging.getLogger(__name__)
+# The failures after which another converter may succeed (see UnreadableFileError.kind).
+FALLBACK_KINDS = {"parse_error", "no_text"}
 
 
 @dataclass
@@ -42,44 +47,65 @@ class FileParser:
         self.parsing = parsing
         self.chunking = chunking
         self.tokenizer = tokenizer
-        self._pipeline: Pipeline | None = None
+        self._converter: UnstructuredConverter | None = None
+        self._chunker: StructureChunker | None = None
 
     def __getstate__(self) -> dict:
-        # Workers receive the settings and build their own pipeline.
-        return {**self.__dict__, "_pipeline": None}
+        # Workers receive the settings and build their own components.
+        return {**self.__dict__, "_converter": None, "_chunker": None}
 
     def __call__(self, path: Path) -> Parsed:
-        """Parse and chunk the file at `path`."""
-        if self._pipeline is None:
-            self._pipeline = self._build()
-        output = self._pipeline.run(
-            {"converter": {"sources": [path]}}, include_outputs_from={"converter"}
-        )
-        failures = output["converter"]["failures"]
-        if failures:
-            return Parsed(str(path), reason=failures[0]["reason"])
-        chunks = output["chunker"]["documents"]
+        """Parse and chunk the file at `path`.
+
+        When unstructured fails on the file or finds no text in it, and Haystack has a
+        converter for its type, that converter gets a try; `converter` says which one served.
+        """
+        if self._converter is None:
+            self._build()
+        converted = self._converter.run(sources=[path])
+        elements, converter = converted["documents"], "unstructured"
+        failure = converted["failures"][0] if converted["failures"] else None
+        if failure and failure["kind"] in FALLBACK_KINDS and path.suffix.lower() in FALLBACKS:
+            elements, converter = self._fallback(path, failure["reason"])
+            if not elements:
+                return Parsed(str(path), reason=failure["reason"])
+        elif failure:
+            return Parsed(str(path), reason=failure["reason"])
+        chunks = self._chunker.run(documents=elements)["documents"]
         if not chunks:
             return Parsed(
                 str(path), reason="no text left after removing page headers, footers and numbers"
             )
-        return Parsed(str(path), chunks, converter="unstructured")
+        return Parsed(str(path), chunks, converter=converter)
 
-    def _build(self) -> Pipeline:
-        pipeline = Pipeline()
-        pipeline.add_component(
-            "converter",
-            UnstructuredConverter(
-                pdf_strategy=self.parsing.pdf_strategy, languages=self.parsing.languages
-            ),
+    def _fallback(self, path: Path, reason: str) -> tuple[list[Document], str]:
+        """The file's elements read by Haystack's converter for its type, if it finds text."""
+        logger.info(
+            "unstructured could not read {source} ({reason}); trying {converter}",
+            source=str(path),
+            reason=reason,
+            converter=FALLBACKS[path.suffix.lower()],
         )
-        pipeline.add_component(
-            "chunker",
-            StructureChunker(
-                tokenizer=self.tokenizer,
-                max_tokens=self.chunking.max_tokens,
-                overlap_tokens=self.chunking.overlap_tokens,
-            ),
+        try:
+            result = FallbackConverter().run(sources=[path])
+        # Documented fallback: the Haystack converters raise their libraries' errors; the
+        # file then keeps unstructured's reason.
+        except Exception as e:  # noqa: BLE001
+            logger.info(
+                "{converter} failed too: {error}",
+                converter=FALLBACKS[path.suffix.lower()],
+                error=repr(e),
+            )
+            return [], ""
+        return result["documents"], f"haystack:{result['converter']}"
+
+    def _build(self) -> None:
+        self._converter = UnstructuredConverter(
+            pdf_strategy=self.parsing.pdf_strategy, languages=self.parsing.languages
         )
-        pipeline.connect("converter.documents", "chunker.documents")
-        return pipeline
+        self._chunker = StructureChunker(
+            tokenizer=self.tokenizer,
+            max_tokens=self.chunking.max_tokens,
+            overlap_tokens=self.chunking.overlap_tokens,
+        )
+        self._chunker.warm_up()

@@ -34,20 +34,58 @@ SUPPORTED_TYPES: dict[str, tuple[str, str]] = {
     ".text": ("text/plain", "text"),
     ".rst": ("text/x-rst", "reStructuredText"),
     ".org": ("text/org", "Org"),
+    ".json": ("application/json", "JSON"),
+    ".ndjson": ("application/x-ndjson", "NDJSON"),
+    ".xml": ("application/xml", "XML"),
+    ".xls": ("application/vnd.ms-excel", "XLS"),
+    ".yaml": ("text/plain", "YAML"),
+    ".yml": ("text/plain", "YAML"),
+}
+# Types people will try, with why docent does not read them and what to do instead.
+_UNREADABLE = {
+    **dict.fromkeys(
+        (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".webp"),
+        "images need OCR, which docent does not include; ingest a text version",
+    ),
+    **dict.fromkeys(
+        (".wav", ".mp3", ".m4a", ".ogg", ".flac", ".mp4", ".mov"),
+        "audio and video need transcription, which docent does not include; ingest a transcript",
+    ),
+    **dict.fromkeys(
+        (".doc", ".ppt"),
+        "legacy Office formats need LibreOffice, which is not installed; save the file as "
+        ".docx or .pptx and ingest that",
+    ),
+    **dict.fromkeys(
+        (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"),
+        "archives are not unpacked; extract it and ingest the folder",
+    ),
 }
 
 _ZIP_BASED = {".docx", ".pptx", ".xlsx", ".epub", ".odt"}
+# An encrypted .docx/.xlsx/.pptx is an OLE compound file holding an "EncryptionInfo" stream.
+_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+_ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")
+_EMAIL = {".eml", ".msg"}
+# Files named as a legacy Office format that are in fact the modern (ZIP) one are read as such.
+_MODERN_FORM = {".doc": ".docx", ".ppt": ".pptx"}
 # Markdown's attribute lists ("## Install { #install }") are markup, not title text.
 _HEADING_ATTRIBUTES = re.compile(r"\s*\{\s*[#.][^{}]*\}\s*$")
 
 
 def check_supported(path: Path) -> None:
     """Raise `UnreadableFileError` unless `path` has an extension docent can parse."""
-    suffix = path.suffix.lower()
+    suffix = _effective_suffix(path)
+    if suffix in _UNREADABLE:
+        raise UnreadableFileError(
+            str(path), f"unsupported file type '{suffix}': {_UNREADABLE[suffix]}", "unsupported"
+        )
     if suffix not in SUPPORTED_TYPES:
         kinds = ", ".join(sorted(SUPPORTED_TYPES))
         what = f"'{suffix}'" if suffix else "files without an extension"
-        raise UnreadableFileError(str(path), f"unsupported file type {what}; docent reads {kinds}")
+        raise UnreadableFileError(
+            str(path), f"unsupported file type {what}; docent reads {kinds}", "unsupported"
+        )
 
 
 @component
@@ -84,7 +122,8 @@ class UnstructuredConverter:
 
         :param sources: paths of files to read.
         :returns: `documents`, the elements of every readable file in order, and `failures`,
-            one `{"source", "reason"}` per file that could not be read.
+            one `{"source", "reason", "kind"}` per file that could not be read (`kind` as in
+            `UnreadableFileError`).
         """
         documents: list[Document] = []
         failures: list[dict[str, str]] = []
@@ -94,26 +133,36 @@ class UnstructuredConverter:
                 documents.extend(self._convert(path))
             except UnreadableFileError as e:
                 logger.info("Skipping {source}: {reason}", source=e.path, reason=e.reason)
-                failures.append({"source": e.path, "reason": e.reason})
+                failures.append({"source": e.path, "reason": e.reason, "kind": e.kind})
         return {"documents": documents, "failures": failures}
 
     def _convert(self, path: Path) -> list[Document]:
         check_supported(path)
-        suffix = path.suffix.lower()
+        suffix = _effective_suffix(path)
         mime_type, kind = SUPPORTED_TYPES[suffix]
         try:
             size = path.stat().st_size
         except OSError as e:
-            raise UnreadableFileError(str(path), f"cannot be opened: {e.strerror}") from e
+            raise UnreadableFileError(
+                str(path), f"cannot be opened: {e.strerror}", "damaged"
+            ) from e
         if size == 0:
-            raise UnreadableFileError(str(path), "the file is empty (0 bytes)")
+            raise UnreadableFileError(str(path), "the file is empty (0 bytes)", "empty")
         if suffix == ".pdf":
             _check_pdf(path)
         if suffix in _ZIP_BASED and not zipfile.is_zipfile(path):
+            if _is_encrypted_office(path):
+                raise UnreadableFileError(
+                    str(path),
+                    f"the {kind} file is encrypted (password-protected); remove the protection "
+                    "and ingest it again",
+                    "encrypted",
+                )
             raise UnreadableFileError(
                 str(path),
                 f"not a valid {kind} file: a {kind} file is a ZIP package and this one is not "
                 "(was it renamed from another format?)",
+                "damaged",
             )
         elements = self._partition(path, mime_type, kind)
         if suffix == ".pdf":
@@ -141,20 +190,27 @@ class UnstructuredConverter:
         if not documents:
             raise UnreadableFileError(
                 str(path),
-                f"no text could be extracted from this {kind} file (it may hold only images, "
-                "or be damaged)",
+                f"no text could be extracted from this {kind} file (it may be empty, hold only "
+                "images, or be damaged)",
+                "no_text",
             )
         return documents
 
     def _partition(self, path: Path, mime_type: str, kind: str) -> list[Any]:
         from unstructured.partition.auto import partition
 
+        options = {}
+        if path.suffix.lower() in _EMAIL:
+            # Attachments would be partitioned with the same strategy, and one image or sound
+            # attachment then fails the whole message: index the message itself.
+            options["process_attachments"] = False
         try:
             return partition(
                 filename=str(path),
                 content_type=mime_type,
                 strategy=self.pdf_strategy,
                 languages=self.languages,
+                **options,
             )
         # unstructured raises whatever its format library raises for a damaged file
         # (KeyError, ValueError, lxml and zip errors, ...); each becomes a per-file failure.
@@ -210,10 +266,29 @@ def _check_pdf(path: Path) -> None:
             len(reader.pages)
     except (PyPdfError, ValueError, OSError) as e:
         raise UnreadableFileError(
-            str(path), f"not a valid PDF: the file is damaged or is not a PDF ({e})"
+            str(path), f"not a valid PDF: the file is damaged or is not a PDF ({e})", "damaged"
         ) from e
     if locked:
         raise UnreadableFileError(
             str(path),
             "the PDF is encrypted (password-protected); remove the protection and ingest it again",
+            "encrypted",
         )
+
+
+def _effective_suffix(path: Path) -> str:
+    """The extension, except that a .doc or .ppt that is really a ZIP package counts as the
+    modern format it is."""
+    suffix = path.suffix.lower()
+    if suffix in _MODERN_FORM and path.is_file():
+        # By its first bytes: an old binary file may hold an embedded ZIP (is_zipfile says yes).
+        with path.open("rb") as f:
+            if f.read(4) == b"PK\x03\x04":
+                return _MODERN_FORM[suffix]
+    return suffix
+
+
+def _is_encrypted_office(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(32 << 20)  # the stream directory may lie anywhere in the file
+    return head.startswith(_OLE_MAGIC) and _ENCRYPTION_INFO in head

@@ -23,7 +23,44 @@ _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 # Quantities a stop-word list drops ("three", "twice"): an answer that adds one to the words
 # of the question does answer it ("Employees may work remotely three days per week").
 _NUMBER_WORDS = frozenset(
-    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "fifteen", "twenty", "thirty", "forty", "fifty", "sixty", "hundred", "thousand", "million", "billion", "half", "once", "twice", "first", "second", "third", "fourth", "fifth", "daily", "weekly", "monthly", "yearly", "annually"]
+    [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "fifteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "hundred",
+        "thousand",
+        "million",
+        "billion",
+        "half",
+        "once",
+        "twice",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "daily",
+        "weekly",
+        "monthly",
+        "yearly",
+        "annually",
+    ]
 )
 
 

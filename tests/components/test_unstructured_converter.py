@@ -85,3 +85,39 @@ def test_real_files_of_the_other_formats_give_text(name):
     result = UnstructuredConverter().run(sources=[EXAMPLE_DOCS / name])
     assert result["failures"] == []
     assert sum(len(d.content) for d in result["documents"]) > 20
+
+
+def test_an_email_with_an_image_attachment_gives_its_body(tmp_path):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "Trip"
+    message.set_content("The offsite moves to Porto on the 14th of March.")
+    message.add_attachment(b"\x89PNG\r\n\x1a\n" + b"0" * 64, maintype="image", subtype="png")
+    (tmp_path / "trip.eml").write_bytes(message.as_bytes())
+    result = UnstructuredConverter().run(sources=[tmp_path / "trip.eml"])
+    assert result["failures"] == []
+    assert "Porto" in " ".join(d.content for d in result["documents"])
+
+
+def test_types_docent_cannot_read_say_why_and_what_to_do(tmp_path, files):
+    (tmp_path / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "old.doc").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 512)
+    (tmp_path / "bundle.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    (tmp_path / "renamed.doc").write_bytes(files["shipping.docx"].read_bytes())
+    sources = [tmp_path / n for n in ("scan.png", "old.doc", "bundle.zip", "renamed.doc")]
+    result = UnstructuredConverter().run(sources=sources)
+    reasons = {Path(f["source"]).name: (f["kind"], f["reason"]) for f in result["failures"]}
+    assert reasons["scan.png"][0] == "unsupported" and "OCR" in reasons["scan.png"][1]
+    assert "save the file as .docx" in reasons["old.doc"][1]
+    assert "extract it and ingest the folder" in reasons["bundle.zip"][1]
+    # A .doc that is really a .docx is read as one.
+    assert "renamed.doc" not in reasons
+    assert "Rotterdam" in " ".join(d.content for d in result["documents"])
+
+
+@pytest.mark.skipif(not EXAMPLE_DOCS.is_dir(), reason="../shared/data/example_docs is absent")
+def test_an_encrypted_office_file_says_so():
+    result = UnstructuredConverter().run(sources=[EXAMPLE_DOCS / "password_protected.xlsx"])
+    (failure,) = result["failures"]
+    assert failure["kind"] == "encrypted" and "password-protected" in failure["reason"]
