@@ -84,7 +84,8 @@ class ParsingSettings(_Section):
 
     `workers` is the number of parser processes (0: one per CPU core); a file that takes
     longer than `file_timeout` seconds or is larger than `max_file_mb` is reported as failed
-    instead of stalling the batch.
+    instead of stalling the batch. `executor: ray` runs the parsing as Ray tasks instead, on
+    the cluster at `ray_address` or on a local Ray instance when it is empty.
     """
 
     pdf_strategy: Literal["fast"] = "fast"
@@ -92,3 +93,5 @@ class ParsingSettings(_Section):
     workers: int = Field(default=0, ge=0, le=256)
     file_timeout: float = Field(default=120, gt=0)
     max_file_mb: float = Field(default=100, gt=0)
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None

@@ -32,6 +32,7 @@ from ingest.config import (
 from ingest.manifest import Manifest, SourceState
 from ingest.parse_pool import ParsePool
 from ingest.parsing import FileParser, Parsed
+from ingest.ray_executor import RayParsePool
 from ingest.sources import SIDECAR_SUFFIX, find_sources
 from ingest.store import open_store
 
@@ -136,7 +137,7 @@ class Indexer:
         self.parse_file = FileParser(
             parsing=parsing, chunking=chunking, tokenizer=embedding_model_path
         )
-        self._pool: ParsePool | None = None
+        self._pool: ParsePool | RayParsePool | None = None
         self._embed = Pipeline()
         self._embed.add_component(
             "dense",
@@ -162,6 +163,10 @@ class Indexer:
         self._embed.connect("dense.documents", "sparse.documents")
         self._writer = DocumentWriter(store, policy=DuplicatePolicy.OVERWRITE)
         self.write_batch = embedding.write_batch
+
+    def warm_up(self) -> None:
+        """Load the embedding model now rather than with the first batch."""
+        self._embed.warm_up()
 
     def close(self) -> None:
         """Stop the parser workers and release the store."""
@@ -302,13 +307,24 @@ class Indexer:
             return
         if self._pool is None:
             workers = self.parsing.workers or os.cpu_count() or 1
-            self._pool = ParsePool(
-                self.parse_file, workers=min(workers, len(paths)), timeout=self.parsing.file_timeout
-            )
+            if self.parsing.executor == "ray":
+                self._pool = RayParsePool(
+                    self.parse_file,
+                    workers=workers,
+                    timeout=self.parsing.file_timeout,
+                    address=self.parsing.ray_address,
+                )
+            else:
+                self._pool = ParsePool(
+                    self.parse_file,
+                    workers=min(workers, len(paths)),
+                    timeout=self.parsing.file_timeout,
+                )
         logger.info(
-            "Parsing {files} files in {workers} worker processes",
+            "Parsing {files} files in {workers} {executor} workers",
             files=len(paths),
             workers=self._pool.workers,
+            executor=self.parsing.executor,
         )
         yield from self._pool.parse(Path(p) for p in paths)
 

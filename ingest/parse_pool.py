@@ -8,10 +8,12 @@ so starting or replacing one takes a fraction of a second.
 
 import multiprocessing
 import queue
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -203,9 +205,33 @@ class ParsePool:
         process = self._context.Process(
             target=_serve, args=(theirs, self.parse_file), daemon=True, name="docent-parse"
         )
-        process.start()
+        with _main_module_hidden():
+            process.start()
         theirs.close()
         return _Worker(process, ours)
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start processes without re-running the caller's script in them.
+
+    multiprocessing imports the main module in every new process, so a script that ingests
+    at its top level, without an `if __name__ == "__main__":` guard, would ingest again in
+    each worker and fail. Workers need only docent's modules: the main module's file and
+    spec are hidden while a worker starts.
+    """
+    main = sys.modules["__main__"]
+    saved = {
+        name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__
+    }
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
+        if "__spec__" not in saved:
+            del main.__spec__
 
 
 def _put(results: queue.Queue, stop: threading.Event, item: Parsed | BaseException) -> None:

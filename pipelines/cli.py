@@ -76,6 +76,12 @@ def _metadata(pairs: tuple[str, ...]) -> dict[str, str]:
     "`<file>.meta.json` adds fields for that file alone.",
 )
 @click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    help="Where files are parsed: local worker processes, or Ray tasks "
+    "(parsing.ray_address, else a local Ray instance). Default: parsing.executor.",
+)
+@click.option(
     "--rebuild",
     is_flag=True,
     help="Empty the collection first and re-embed what is given (after changing the "
@@ -89,6 +95,7 @@ def ingest(
     prune: bool,
     tenant: str | None,
     meta: tuple[str, ...],
+    executor: str | None,
     rebuild: bool,
 ) -> None:
     """Ingest files and folders (searched recursively) into the collection.
@@ -105,11 +112,15 @@ def ingest(
       docent ingest --prune shared/policies     # nightly sync: deleted files leave too
       docent ingest --tenant acme --meta team=support acme-docs/
       docent ingest report.pdf slides.pptx --json
+      docent ingest --executor ray /mnt/share      # parse on the Ray cluster
     """
     from tqdm import tqdm
 
     metadata = _metadata(meta)
     settings = _settings(config)
+    if executor:
+        parsing = settings.parsing.model_copy(update={"executor": executor})
+        settings = settings.model_copy(update={"parsing": parsing})
     indexer = settings.open_indexer(rebuild=rebuild)
     bar = None
     counts = {"chunks": 0, "failed": 0}
@@ -264,6 +275,226 @@ def handoffs(config: str | None, limit: int, as_json: bool) -> None:
             f"{ticket['id']}  {ticket['intent'] or '-'}  {ticket['question']!r}  "
             f"webhook: {ticket['webhook_status']}"
         )
+
+
+@cli.command()
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the sources as a JSON list.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Also compare the manifest with the store; exit code 1 if they disagree.",
+)
+def sources(config: str | None, as_json: bool, check: bool) -> None:
+    """List the ingested files with their chunks, converter and tenant, from the manifest.
+
+    \b
+    Examples:
+      docent sources
+      docent sources --check --json
+    """
+    settings = _settings(config)
+    indexer = settings.open_indexer()
+    try:
+        rows = [
+            {
+                "source": state.source,
+                "chunks": len(state.chunk_ids),
+                "converter": state.converter,
+                "tenant": state.tenant,
+                "stale": not state.file_hash,
+            }
+            for state in sorted(indexer.manifest.sources().values(), key=lambda s: s.source)
+        ]
+        audit = indexer.audit() if check else None
+    finally:
+        indexer.close()
+    if as_json:
+        click.echo(json.dumps({"sources": rows, "check": audit}, indent=2, ensure_ascii=False))
+    else:
+        for row in rows:
+            tenant = f"  tenant {row['tenant']}" if row["tenant"] else ""
+            stale = "  (re-ingest pending)" if row["stale"] else ""
+            click.echo(
+                f"{row['chunks']:6} chunks  {row['converter']:28}  {_show_path(row['source'])}"
+                f"{tenant}{stale}"
+            )
+        click.echo(f"{len(rows)} files, {sum(r['chunks'] for r in rows)} chunks.")
+        if audit is not None:
+            click.echo(
+                f"check: {len(audit['missing'])} chunks missing from the store, "
+                f"{len(audit['orphaned'])} chunks no file accounts for, "
+                f"{len(audit['pending'])} interrupted changes"
+            )
+    if audit and any(audit.values()):
+        sys.exit(1)
+
+
+@cli.group()
+def batch() -> None:
+    """Run a query pipeline or a document task over many items, resumably.
+
+    Results go to --output, one record per item (CSV when the name ends in .csv, else JSON
+    Lines). Each record is on disk before the next item starts: run the same command again
+    after an interruption and only the missing items are done. Failed items are listed in
+    OUTPUT.failures.jsonl and tried again by the next run; the exit code is 1 if any failed.
+
+    \b
+    Examples:
+      docent batch ask questions.jsonl -o answers.jsonl
+      docent batch summarise reports/ -o summaries.csv
+      docent batch classify --config configs/support.yaml tickets/ -o intents.csv
+      docent batch extract invoices/ --schema invoice.schema.json -o fields.jsonl
+    """
+
+
+def _batch_options(command):
+    command = click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)(command)
+    command = click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Results file: .csv for CSV, anything else for JSON Lines.",
+    )(command)
+    command = click.option(
+        "--workers",
+        default=1,
+        show_default=True,
+        help="Items at once (more than 1 only with models behind an endpoint).",
+    )(command)
+    command = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")(
+        command
+    )
+    return click.option("--quiet", is_flag=True, help="No progress bar.")(command)
+
+
+def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **options) -> None:
+    from tqdm import tqdm
+
+    from ingest.batch_runner import BatchRunner
+    from pipelines.batch import FIELDS, check_workers, make_task
+    from pipelines.qa import QAPipeline
+
+    settings = _settings(config)
+    check_workers(settings, workers)
+    items = items_of()
+    runner = BatchRunner(output, fields=FIELDS[task], workers=workers)
+    qa = QAPipeline.from_settings(settings)
+    bar = None
+
+    def progress(item_id: str, status: str, total: int) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="item", desc=task, file=sys.stderr)
+        bar.update(1)
+
+    try:
+        report = runner.run(items, make_task(task, qa, **options), on_item=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+        qa.close()
+    summary = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        click.echo(
+            f"{task}: {summary['done']} done, {summary['already_done']} already done, "
+            f"{summary['failed']} failed, in {summary['seconds']} s; results in {output}"
+        )
+        for failure in report.failed:
+            click.echo(f"  failed: {failure['id']}: {failure['reason']}", err=True)
+    sys.exit(1 if report.failed else 0)
+
+
+@batch.command("ask")
+@click.argument("questions", type=click.Path(dir_okay=False, path_type=Path))
+@_batch_options
+@click.option("--tenant", help="Search only the documents ingested for this tenant.")
+def batch_ask(questions, config, output, workers, as_json, quiet, tenant) -> None:
+    """Answer each question of a JSON Lines file ({"id": ..., "question": ...} per line).
+
+    \b
+    Examples:
+      docent batch ask questions.jsonl -o answers.jsonl
+      docent batch ask --tenant acme questions.jsonl -o answers.csv
+    """
+    from pipelines.batch import load_questions
+
+    _run_batch(
+        "ask",
+        lambda: load_questions(questions),
+        config,
+        output,
+        workers,
+        as_json,
+        quiet,
+        tenant=tenant,
+    )
+
+
+@batch.command("summarise")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@_batch_options
+def batch_summarise(paths, config, output, workers, as_json, quiet) -> None:
+    """Summarise each document under the given files and folders.
+
+    \b
+    Examples:
+      docent batch summarise reports/ -o summaries.jsonl
+    """
+    from pipelines.batch import document_items
+
+    _run_batch("summarise", lambda: document_items(paths), config, output, workers, as_json, quiet)
+
+
+@batch.command("classify")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@_batch_options
+def batch_classify(paths, config, output, workers, as_json, quiet) -> None:
+    """Classify each document with the configuration's intent classifier.
+
+    \b
+    Examples:
+      docent batch classify --config configs/support.yaml tickets/ -o intents.csv
+    """
+    from pipelines.batch import document_items
+
+    _run_batch("classify", lambda: document_items(paths), config, output, workers, as_json, quiet)
+
+
+@batch.command("extract")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--schema",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON schema of the fields to extract.",
+)
+@_batch_options
+def batch_extract(paths, schema, config, output, workers, as_json, quiet) -> None:
+    """Extract fields of a JSON schema from each document (null where it does not say).
+
+    \b
+    Examples:
+      docent batch extract invoices/ --schema invoice.schema.json -o fields.jsonl
+    """
+    from pipelines.batch import document_items, load_schema
+
+    fields = load_schema(schema)
+    _run_batch(
+        "extract",
+        lambda: document_items(paths),
+        config,
+        output,
+        workers,
+        as_json,
+        quiet,
+        schema=fields,
+    )
 
 
 def main() -> None:

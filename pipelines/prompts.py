@@ -39,3 +39,17 @@ JUDGE = (
     "Reply yes or no.\n"
     "Reply:"
 )
+
+SUMMARISE = (
+    "Write a short summary of a document: two or three sentences on what it is about.\n\n"
+    "Document:\n{text}\n\n"
+    "Summary:"
+)
+
+EXTRACT_DOCUMENT = (
+    "Read the document and write a JSON object with the requested fields, using null for "
+    "anything the document does not say.\n"
+    "Fields (JSON schema): {schema}\n\n"
+    "Document:\n{text}\n\n"
+    "JSON:"
+)

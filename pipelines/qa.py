@@ -220,16 +220,67 @@ class QAPipeline:
             prompt = prompts.EXTRACT.format(schema=schema, question=question)
         else:
             prompt = prompts.DIRECT.format(question=question)
-        candidates = route.models or self.registry.cards
+        self._complete(prompt, route.needs, route.models, route.json_schema, answer, budget)
+        answer.decision = "extract" if route.json_schema is not None else "direct"
+
+    def complete(self, prompt: str, json_schema: dict[str, Any] | None = None) -> Answer:
+        """Continue `prompt` with the cheapest model that can, along the fallback chain.
+
+        For batch tasks over documents (summaries, extraction): no routing, retrieval or
+        verification; with `json_schema` the reply is JSON of that schema, in `answer.data`.
+
+        Raises:
+            AllModelsFailedError: every model failed or was skipped.
+        """
+        answer = Answer(prompt, "", [], False, trace_id=uuid.uuid4().hex)
+        budget = Budget(self.settings.budget.max_tokens, self.settings.budget.max_cost)
+        try:
+            needs = "extract" if json_schema is not None else "answer"
+            self._complete(prompt, needs, None, json_schema, answer, budget)
+        finally:
+            answer.cost = round(budget.cost, 8)
+        answer.decision = "extract" if json_schema is not None else "direct"
+        return answer
+
+    def classify(self, text: str) -> dict[str, Any]:
+        """The intent of `text` with the configured classifier: name, confidence, runner-up.
+
+        Raises:
+            ConfigError: the configuration has no intents.
+        """
+        if self._classifier is None:
+            raise ConfigError(
+                "classifying needs intents in the configuration (intents.examples or "
+                "intents.examples_file; see configs/support.yaml)"
+            )
+        result = self._classifier.run(text=text)
+        return {
+            "intent": result["intent"],
+            "confidence": round(result["confidence"], 4),
+            "runner_up": result["runner_up"],
+            "runner_up_confidence": round(result["runner_up_confidence"], 4),
+        }
+
+    def _complete(
+        self,
+        prompt: str,
+        needs: str,
+        models: list[str] | None,
+        json_schema: dict[str, Any] | None,
+        answer: Answer,
+        budget: Budget,
+    ) -> None:
+        """Route `prompt` to the cheapest capable model and fill the answer with its reply."""
+        candidates = models or self.registry.cards
         tokens = {name: self.registry.count_tokens(name, prompt) for name in candidates}
-        plan = self.registry.router.plan(route.needs, tokens, route.models)
+        plan = self.registry.router.plan(needs, tokens, models)
         _record_skips(answer, plan.skipped)
         with timing.stage("generate"):
             result = self._generate(
                 {name: prompt for name in plan.order},
                 answer,
                 budget,
-                json_schema=route.json_schema,
+                json_schema=json_schema,
                 prompt_tokens=tokens,
             )
         if result.reply is None:
@@ -237,7 +288,6 @@ class QAPipeline:
         answer.model = result.model
         answer.answer = result.reply
         answer.data = result.value
-        answer.decision = "extract" if route.json_schema is not None else "direct"
 
     def _rag(
         self,

@@ -1,9 +1,14 @@
 """The parser pool: time limits, crashed workers and parser bugs cost one file, not the run."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 from ingest.parse_pool import ParsePool
 from tests.ingest.parsers import MisbehavingParser
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_hanging_crashing_and_buggy_files_are_reported_and_the_rest_parsed(tmp_path):
@@ -31,3 +36,27 @@ def test_parsing_runs_in_other_processes_in_parallel(tmp_path):
         results = list(pool.parse(tmp_path / f"{n}.md" for n in range(8)))
     pids = {r.converter for r in results}
     assert len(results) == 8 and len(pids) == 2 and f"pid {os.getpid()}" not in pids
+
+
+def test_a_script_without_a_main_guard_can_use_the_pool(tmp_path):
+    # multiprocessing re-imports the main module in new processes; an unguarded script
+    # would start a pool inside every worker. docent hides the script from its workers.
+    script = tmp_path / "ingest_now.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from ingest.parse_pool import ParsePool\n"
+        "from tests.ingest.parsers import MisbehavingParser\n"
+        "with ParsePool(MisbehavingParser(), workers=1, timeout=30) as pool:\n"
+        "    print(len(list(pool.parse([Path('a.md'), Path('b.md')]))), 'parsed')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2 parsed"

@@ -87,6 +87,12 @@ def test_ingest_then_ask_offline_on_the_embedded_store(tmp_path, offline_env):
     assert "ingest: 100%" in ingest.stderr  # the progress bar
     # Qdrant local mode: the collection lives in files under the data directory.
     assert (tmp_path / "data" / "qdrant" / "collection" / "docent").is_dir()
+    listed = docent("sources", "--check", "--json", env=offline_env)
+    assert listed.returncode == 0, listed.stderr
+    listing = json.loads(listed.stdout)
+    assert len(listing["sources"]) == 8
+    assert sum(row["chunks"] for row in listing["sources"]) == summary["chunks_written"]
+    assert listing["check"] == {"missing": [], "orphaned": [], "pending": []}
 
     ask = docent("ask", "--json", "Which warehouse do orders ship from?", env=offline_env)
     assert ask.returncode == 0, ask.stderr
@@ -124,7 +130,7 @@ def test_ask_before_any_ingest_says_what_to_do(offline_env):
     assert "ingest documents first" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["ingest"], ["ask"], ["handoffs"]])
+@pytest.mark.parametrize("command", [[], ["ingest"], ["ask"], ["handoffs"], ["sources"]])
 def test_help_has_examples(command, offline_env):
     result = docent(*command, "--help", env=offline_env)
     assert result.returncode == 0
