@@ -10,6 +10,7 @@ from ingest.manifest import Manifest
 from pipelines.config import Settings
 from pipelines.qa import QAPipeline
 from tests.corpus import write_corpus
+from tests.servers import free_port
 
 
 def _settings(data_dir: Path, **sections) -> Settings:
@@ -116,3 +117,22 @@ def test_files_above_the_size_limit_are_reported_not_parsed(tmp_path):
     assert Path(big.source).name == "warranty.pdf"
     assert "above the limit of 0.001 MB (parsing.max_file_mb)" in big.reason
     assert report.count("ingested") == 1
+
+
+def test_store_errors_name_the_store_and_what_to_do(tmp_path, monkeypatch):
+    from ingest.config import StoreSettings
+    from ingest.store import open_store
+
+    local = StoreSettings()
+    open_store(local, tmp_path / "qdrant", 384).close()
+    with pytest.raises(StoreError, match="cannot use the collection 'docent'.*another embedding"):
+        open_store(local, tmp_path / "qdrant", 768)
+    server = StoreSettings(kind="qdrant_server", url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StoreError, match="cannot reach the Qdrant server at http://127.0.0.1"):
+        open_store(server, tmp_path / "unused", 384)
+    keyed = StoreSettings(kind="qdrant_server", url="http://127.0.0.1:1", api_key_env="QDRANT_KEY")
+    monkeypatch.delenv("QDRANT_KEY", raising=False)
+    with pytest.raises(StoreError, match="QDRANT_KEY.*not set"):
+        open_store(keyed, tmp_path / "unused", 384)
+    with pytest.raises(ValueError, match="needs url"):
+        StoreSettings(kind="qdrant_server")
