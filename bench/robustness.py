@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--files", action="store_true", help="Also list every file.")
     args = parser.parse_args()
-    folder = Path(args.folder)
+    folder = Path(args.folder).resolve()
     if not folder.is_dir():
         sys.exit(f"{folder} is not a folder; pass the example_docs folder")
     paths = find_sources([folder]).files

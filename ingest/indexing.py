@@ -43,6 +43,8 @@ EMBEDDED_META = ["section"]
 # Bump whenever a change to the converter or chunker changes the chunks of an unchanged file:
 # it is part of every chunk's settings fingerprint, so the next ingest redoes those files.
 PIPELINE_VERSION = 3
+# The size of the first write batch, in chunks (see `Indexer.ingest`).
+FIRST_BATCH_CHUNKS = 64
 # Metadata fields that docent sets on every chunk; user metadata may not override them.
 RESERVED_META = frozenset(
     "source file_type file_name file_hash fingerprint chunks_in_file ingested_at section "
@@ -219,15 +221,19 @@ class Indexer:
             else:
                 todo[str(path)] = job
         batch: list[tuple[_Job, Parsed]] = []
+        # The first batches are small so that embedding starts while the workers are still
+        # parsing; they double up to `write_batch`.
+        threshold = min(self.write_batch, FIRST_BATCH_CHUNKS)
         for parsed in self._parse(list(todo)):
             job = todo[parsed.source]
             if parsed.reason:
                 done(FileResult(parsed.source, "failed", reason=parsed.reason))
                 continue
             batch.append((job, parsed))
-            if sum(len(p.chunks) for _, p in batch) >= self.write_batch:
+            if sum(len(p.chunks) for _, p in batch) >= threshold:
                 self._flush(batch, stored, report, done)
                 batch = []
+                threshold = min(self.write_batch, threshold * 2)
         self._flush(batch, stored, report, done)
         if prune:
             self._prune(paths, sources.files, stored, report, done)

@@ -11,7 +11,7 @@ from ingest.parse_pool import ParsePool
 from ingest.parsing import FileParser
 from ingest.sources import find_sources
 
-EXAMPLE_DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "example_docs"
+EXAMPLE_DOCS = (Path(__file__).resolve().parents[3] / "shared" / "data" / "example_docs").resolve()
 LARGEST = {
     "book-war-and-peace-1225p.txt",
     "DA-619p.pdf",

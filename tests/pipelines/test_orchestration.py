@@ -300,3 +300,23 @@ def test_the_local_judge_answers_under_a_grammar(qa):
     assert answer.decision in ("pass", "abstain")
     if answer.decision == "pass":
         assert answer.verification["judge"]["verdict"] == "yes"
+
+
+def test_a_batch_runs_in_parallel_against_an_endpoint(qa, llama_server, tmp_path):
+    import json
+
+    from ingest.batch_runner import BatchRunner
+    from pipelines.batch import FIELDS, check_workers, make_task
+    from tests.corpus import QUESTIONS
+
+    pipe = pipeline(qa, models={"remote": remote(llama_server.base_url, llama_server.alias)})
+    check_workers(pipe.settings, 3)  # only endpoint models: parallel items are allowed
+    items = [(f"q{n}", question) for n, question in enumerate(QUESTIONS)]
+    out = tmp_path / "answers.jsonl"
+    report = BatchRunner(out, fields=FIELDS["ask"], workers=3).run(items, make_task("ask", pipe))
+    assert (report.done, report.failed) == (len(QUESTIONS), [])
+    records = {r["question"]: r for r in map(json.loads, out.read_text().splitlines())}
+    for question, (fact, file_name) in QUESTIONS.items():
+        assert records[question]["model"] == "remote"
+        assert records[question]["citations"][0]["source"].endswith(file_name)
+        assert fact in records[question]["answer"]
