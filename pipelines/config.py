@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from components.errors import ConfigError
+from evaluation.config import EvaluationSettings
 from ingest.config import (
     ChunkingSettings,
     EmbeddingSettings,
@@ -219,6 +220,7 @@ class Settings(BaseModel):
     breaker: BreakerSettings = BreakerSettings()
     handoff: HandoffSettings = HandoffSettings()
     safety: SafetySettings = SafetySettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":

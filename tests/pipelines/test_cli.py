@@ -130,7 +130,9 @@ def test_ask_before_any_ingest_says_what_to_do(offline_env):
     assert "ingest documents first" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["ingest"], ["ask"], ["handoffs"], ["sources"]])
+@pytest.mark.parametrize(
+    "command", [[], ["ingest"], ["ask"], ["handoffs"], ["sources"], ["batch"], ["eval"]]
+)
 def test_help_has_examples(command, offline_env):
     result = docent(*command, "--help", env=offline_env)
     assert result.returncode == 0

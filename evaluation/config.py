@@ -1,0 +1,18 @@
+"""Configuration of the `evaluation` section: gates per metric and how they are judged."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Metrics of an answer run, each a per-item score in [0, 1].
+ANSWER_METRICS = ("exact_match", "token_f1", "retrieval_hit", "answered")
+
+
+class EvaluationSettings(BaseModel):
+    """Gates: a minimum per metric (`thresholds`), judged on the bootstrap interval of its
+    mean at `confidence`; against a baseline run, a drop of more than `max_drop` that is
+    significant fails too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    max_drop: float = Field(default=0.0, ge=0, le=1)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)

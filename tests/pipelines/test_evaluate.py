@@ -1,0 +1,92 @@
+"""`docent eval`: scores of the real pipeline over the test corpus, gates, reports."""
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from components.errors import ConfigError
+from evaluation.config import EvaluationSettings
+from evaluation.datasets import EvalItem
+from evaluation.reports import read_baseline, write_json, write_junit
+from pipelines.evaluate import evaluate
+from tests.corpus import QUESTIONS
+
+DOCENT = Path(sys.executable).with_name("docent")
+ITEMS = [
+    EvalItem(str(n), question, (fact,), (), (file_name,))
+    for n, (question, (fact, file_name)) in enumerate(QUESTIONS.items())
+]
+
+
+def test_scores_gates_and_reports_of_a_real_run(qa, tmp_path):
+    settings = EvaluationSettings(thresholds={"retrieval_hit": 0.9, "token_f1": 0.99})
+    report, gates = evaluate(qa, ITEMS, settings)
+    assert report["items_scored"] == 4 and report["errors"] == 0
+    assert report["summary"]["retrieval_hit"]["mean"] == 1.0
+    assert report["summary"]["answered"]["mean"] == 1.0
+    for item in report["items"]:
+        fact = item["references"][0]
+        assert fact in item["answer"]
+        assert 0 < item["scores"]["token_f1"] <= 1
+    by_metric = {g.metric: g for g in gates}
+    assert by_metric["retrieval_hit"].passed
+    # The answers hold the facts in whole sentences: F1 against the bare fact is far below 1.
+    assert not by_metric["token_f1"].passed and not report["passed"]
+
+    write_json(tmp_path / "run.json", report)
+    baseline = read_baseline(tmp_path / "run.json")
+    assert set(baseline) == {"0", "1", "2", "3"}
+    better = {i: {**s, "token_f1": 1.0} for i, s in baseline.items()}
+    _, regressions = evaluate(qa, ITEMS, EvaluationSettings(), better)
+    drops = {g.metric: g for g in regressions}
+    assert not drops["token_f1"].passed and "significant drop" in drops["token_f1"].reason
+    assert drops["retrieval_hit"].passed
+
+    write_junit(tmp_path / "gates.xml", "docent.eval.test", gates, report["seconds"])
+    suite = ET.parse(tmp_path / "gates.xml").getroot()
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    (failure,) = suite.iter("failure")
+    assert "whole interval lies below the threshold 0.99" in failure.get("message")
+
+    with pytest.raises(ConfigError, match="cannot score faithfulness"):
+        evaluate(qa, ITEMS, EvaluationSettings(thresholds={"faithfulness": 0.5}))
+
+
+def test_eval_command_exits_1_when_a_gate_fails_and_writes_junit(tmp_path):
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(
+        "".join(
+            json.dumps({"question": i.question, "reference": i.references[0]}) + "\n"
+            for i in ITEMS[:2]
+        )
+    )
+    env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "empty")}
+    result = subprocess.run(
+        [
+            str(DOCENT),
+            "eval",
+            str(golden),
+            "--threshold",
+            "answered=0.5",
+            "--junit",
+            str(tmp_path / "gates.xml"),
+            "-o",
+            str(tmp_path / "run.json"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # Nothing is ingested: every question fails with the reason, and the gate says so.
+    assert result.returncode == 1, result.stderr
+    assert "FAIL  answered = 0.000" in result.stdout
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert all("ingest documents first" in item["error"] for item in run["items"])
+    assert ET.parse(tmp_path / "gates.xml").getroot().get("failures") == "1"
