@@ -11,14 +11,13 @@ Either way the store and the manifest agree, with no chunk lost or duplicated.
 """
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.errors import StoreError
+from components.sqlite_schema import connect
 
 # Forward-only migrations; `PRAGMA user_version` records how many have run.
 _MIGRATIONS = [
@@ -206,24 +205,13 @@ class Manifest:
             for table in ("collections", "sources", "pending"):
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (self.collection,))
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection with the schema up to date; commits on success, always closes."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            # WAL keeps a committed transaction durable across a killed process and lets
-            # readers (docent ask) go on while an ingest writes.
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, statement in enumerate(_MIGRATIONS[version:], start=version + 1):
-                db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
-            yield db
-            db.commit()
-        finally:
-            db.close()
+    def _connect(self):
+        """A connection with the schema up to date; commits on success, always closes.
+
+        WAL keeps a committed transaction durable across a killed process and lets readers
+        (docent ask) go on while an ingest writes.
+        """
+        return connect(self.path, _MIGRATIONS, ["journal_mode = WAL", "synchronous = FULL"])
 
 
 def _state(row: tuple) -> SourceState:

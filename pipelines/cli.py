@@ -594,6 +594,35 @@ def eval_command(dataset, config, fmt, thresholds, baseline, output, junit, limi
     sys.exit(0 if report["passed"] else 1)
 
 
+@cli.command()
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option("--limit", default=20, show_default=True, help="How many decisions to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the decisions as a JSON list.")
+def audit(config: str | None, limit: int, as_json: bool) -> None:
+    """List the latest answers' decisions: pass, escalate, abstain, ... with scores and cost.
+
+    \b
+    Examples:
+      docent audit --limit 5
+      docent audit --json --config configs/support.yaml
+    """
+    from components.gates.audit_log import AuditLog
+
+    rows = AuditLog(path=_settings(config).audit_path).recent(limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No answers recorded yet.")
+    for row in rows:
+        verification = row["verification_score"]
+        score = f"{verification:.2f}" if verification is not None else "-"
+        click.echo(
+            f"{row['trace_id'][:12]}  {row['decision']:8} model {row['model'] or '-'}  "
+            f"verification {score}  cost {row['cost']:.6f}  {row['question']!r}"
+        )
+
+
 def main() -> None:
     """Run the command line; domain errors become one clear message and exit code 2 or 1."""
     logging.basicConfig(level=os.environ.get("DOCENT_LOG_LEVEL", "WARNING"))

@@ -197,6 +197,15 @@ class SafetySettings(BaseModel):
     mask_pii: bool = False
 
 
+class AuditSettings(BaseModel):
+    """The audit log: each answer's decision, scores, models, cost and timings in SQLite
+    (`audit.sqlite` in the data directory); `docent audit` lists it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+
+
 DEFAULT_MODELS = {"gemma-3-270m": ModelSettings()}
 
 
@@ -221,6 +230,7 @@ class Settings(BaseModel):
     handoff: HandoffSettings = HandoffSettings()
     safety: SafetySettings = SafetySettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    audit: AuditSettings = AuditSettings()
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":
@@ -272,6 +282,11 @@ class Settings(BaseModel):
     def manifest_path(self) -> Path:
         """The SQLite manifest of what each ingested file contributed."""
         return self.data_path / Path(self.store.manifest).expanduser()
+
+    @property
+    def audit_path(self) -> Path:
+        """The SQLite audit log of answers."""
+        return self.data_path / "audit.sqlite"
 
     @property
     def handoff_path(self) -> Path:

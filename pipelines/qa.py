@@ -14,6 +14,7 @@ from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.embedding.bm25_sparse_text_embedder import Bm25SparseTextEmbedder
 from components.errors import AllModelsFailedError, ConfigError, DocentError, StoreError
+from components.gates.audit_log import AuditLog
 from components.generation.cited_answer_builder import ABSTAIN, CitedAnswerBuilder
 from components.generation.fallback_generator import Budget, ChainResult, ModelCall
 from components.retrieval.relevance_filter import RelevanceFilter
@@ -109,6 +110,7 @@ class QAPipeline:
             timeout=settings.handoff.timeout,
         )
         self._masker = PiiMasker() if settings.safety.mask_pii else None
+        self._audit = AuditLog(path=settings.audit_path) if settings.audit.enabled else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "QAPipeline":
@@ -162,6 +164,11 @@ class QAPipeline:
                 answer.answer = self._masker.run(text=answer.answer)["text"]
         answer.timings = {name: round(seconds, 4) for name, seconds in timings.items()}
         answer.timings["total"] = round(time.perf_counter() - started, 4)
+        if self._audit is not None:
+            record = answer.to_dict()
+            if self._masker is not None:
+                record["question"] = self._masker.run(text=question)["text"]
+            self._audit.record(record)
         return answer
 
     def _classify(self, question: str, answer: Answer, budget: Budget) -> str:

@@ -1,15 +1,14 @@
 """Hand a conversation to a human: a ticket in SQLite and, if configured, a webhook call."""
 
-import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from haystack import logging
+
+from components.sqlite_schema import connect
 
 logger = logging.getLogger(__name__)
 
@@ -116,17 +115,6 @@ class HandoffDesk:
             return f"delivered (HTTP {response.status_code})"
         return f"failed: HTTP {response.status_code}"
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self):
         """A connection with the schema up to date; commits on success, always closes."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, statement in enumerate(_MIGRATIONS[version:], start=version + 1):
-                db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
-            yield db
-            db.commit()
-        finally:
-            db.close()
+        return connect(self.path, _MIGRATIONS)

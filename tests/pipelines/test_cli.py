@@ -131,7 +131,8 @@ def test_ask_before_any_ingest_says_what_to_do(offline_env):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["ingest"], ["ask"], ["handoffs"], ["sources"], ["batch"], ["eval"]]
+    "command",
+    [[], ["ingest"], ["ask"], ["handoffs"], ["sources"], ["batch"], ["eval"], ["audit"]],
 )
 def test_help_has_examples(command, offline_env):
     result = docent(*command, "--help", env=offline_env)

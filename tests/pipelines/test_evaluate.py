@@ -90,3 +90,18 @@ def test_eval_command_exits_1_when_a_gate_fails_and_writes_junit(tmp_path):
     run = json.loads((tmp_path / "run.json").read_text())
     assert all("ingest documents first" in item["error"] for item in run["items"])
     assert ET.parse(tmp_path / "gates.xml").getroot().get("failures") == "1"
+
+
+def test_every_answer_is_in_the_audit_log(qa):
+    from components.gates.audit_log import AuditLog
+
+    answer = qa.ask(ITEMS[0].question)
+    (row,) = [
+        r
+        for r in AuditLog(path=qa.settings.audit_path).recent(50)
+        if r["trace_id"] == answer.trace_id
+    ]
+    assert row["decision"] == answer.decision == "pass"
+    assert row["verification_score"] == answer.verification["score"]
+    assert row["retrieval_score"] == max(c.score for c in answer.citations)
+    assert row["model"] == "gemma-3-270m" and row["seconds"] == answer.timings["total"]

@@ -1,0 +1,86 @@
+"""The audit log: every answer's gate decision with its scores, models, cost and timings."""
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from components.sqlite_schema import connect
+
+# Forward-only migrations; `PRAGMA user_version` records how many have run.
+_MIGRATIONS = [
+    """CREATE TABLE decisions (
+        trace_id TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        question TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        intent TEXT,
+        route TEXT,
+        model TEXT,
+        retrieval_score REAL,
+        verification_score REAL,
+        cost REAL NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        seconds REAL,
+        record TEXT NOT NULL
+    )""",
+    "CREATE INDEX decisions_created ON decisions (created)",
+]
+
+
+class AuditLog:
+    """Appends one row per answered request to a SQLite file; `recent` reads them back.
+
+    Usage:
+    ```python
+    log = AuditLog(path=data_dir / "audit.sqlite")
+    log.record(answer.to_dict())
+    log.recent(10)[0]["decision"]      # "pass", "abstain", "handoff", ...
+    ```
+    """
+
+    def __init__(self, *, path: Path) -> None:
+        """Use the SQLite file at `path`, created with its folder on the first record."""
+        self.path = Path(path)
+
+    def record(self, answer: dict[str, Any]) -> None:
+        """Store an answer's decision: the fields to query by, and the whole trace as JSON."""
+        verification = answer.get("verification") or {}
+        scores = [c["score"] for c in answer.get("citations", []) if c.get("score") is not None]
+        intent = answer.get("intent") or {}
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    answer["trace_id"],
+                    time.time(),
+                    answer["question"],
+                    answer["decision"],
+                    intent.get("name"),
+                    answer.get("route"),
+                    answer.get("model"),
+                    max(scores) if scores else None,
+                    verification.get("score"),
+                    answer.get("cost", 0.0),
+                    answer["tokens"]["prompt"],
+                    answer["tokens"]["completion"],
+                    answer.get("timings", {}).get("total"),
+                    json.dumps(answer, ensure_ascii=False, default=str),
+                ),
+            )
+
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest `limit` decisions, newest first, as dicts of the queryable fields."""
+        if not self.path.exists():
+            return []
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(
+                "SELECT * FROM decisions ORDER BY created DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [{k: row[k] for k in row.keys() if k != "record"} for row in rows]
+
+    def _connect(self):
+        return connect(self.path, _MIGRATIONS)
