@@ -48,7 +48,7 @@ def test_config_environment_variable_names_the_file(tmp_path, monkeypatch):
                 "must be less than half of max_tokens",
             ],
         ),
-        ("colour: blue\n", ["colour: unknown key", "allowed keys here: audit, breaker, budget, chunking"]),
+        ("colour: blue\n", ["colour: unknown key", "allowed keys here: audit, breaker, budget"]),
         (
             "models:\n  remote:\n    provider: openai\n    colour: blue\n",
             ["models.remote.colour: unknown key", "allowed keys here: api_key_env, backoff"],
