@@ -2,8 +2,17 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Metrics of an answer run, each a per-item score in [0, 1].
-ANSWER_METRICS = ("exact_match", "token_f1", "retrieval_hit", "answered")
+# Metrics of an answer run, each a per-item score in [0, 1]; the last four through Ragas.
+ANSWER_METRICS = (
+    "exact_match",
+    "token_f1",
+    "retrieval_hit",
+    "answered",
+    "rouge_l",
+    "string_similarity",
+    "context_recall",
+    "context_precision",
+)
 
 
 class EvaluationSettings(BaseModel):

@@ -9,6 +9,7 @@ from evaluation.config import ANSWER_METRICS, EvaluationSettings
 from evaluation.datasets import EvalItem
 from evaluation.gates import GateResult, regression_gate, threshold_gate
 from evaluation.metrics import bootstrap_mean, exact_match, token_f1
+from evaluation.ragas_scoring import ragas_scores
 from pipelines.qa import QAPipeline
 
 
@@ -26,8 +27,10 @@ def evaluate(
 
     Per item: `exact_match` and `token_f1` against the references, `retrieval_hit` (a
     retrieved chunk comes from one of `reference_ids`, matched as the end of its source path)
-    and `answered` (the pipeline did not abstain). A question whose models all fail scores 0
-    and keeps the error.
+    and `answered` (the pipeline did not abstain); through Ragas, `rouge_l` and
+    `string_similarity` against the first reference, and `context_recall` and
+    `context_precision` of the retrieved chunks against `reference_contexts`. A question whose
+    models all fail scores 0 and keeps the error.
 
     Raises:
         ConfigError: a gate names a metric the set cannot score, or the set is empty.
@@ -76,10 +79,11 @@ def _score(qa: QAPipeline, item: EvalItem) -> dict[str, Any]:
     try:
         answer = qa.ask(item.question)
         reply, decision = answer.answer, answer.decision
-        sources = [d.meta.get("source", "") for d in qa.search(item.question)]
+        retrieved = qa.search(item.question)
     except DocentError as e:
-        reply, decision, sources = "", "error", []
+        reply, decision, retrieved = "", "error", []
         record["error"] = str(e)
+    sources = [d.meta.get("source", "") for d in retrieved]
     scores: dict[str, float] = {"answered": float(decision not in ("abstain", "error"))}
     if item.references:
         scores["exact_match"] = exact_match(reply, item.references)
@@ -88,6 +92,15 @@ def _score(qa: QAPipeline, item: EvalItem) -> dict[str, Any]:
         scores["retrieval_hit"] = float(
             any(s.endswith(ref) for s in sources for ref in item.reference_ids)
         )
+    scores.update(
+        ragas_scores(
+            question=item.question,
+            response=reply,
+            reference=item.references[0] if item.references else None,
+            retrieved_contexts=[d.content or "" for d in retrieved],
+            reference_contexts=list(item.reference_contexts),
+        )
+    )
     record.update(
         answer=reply,
         references=list(item.references),

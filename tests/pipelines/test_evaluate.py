@@ -29,6 +29,8 @@ def test_scores_gates_and_reports_of_a_real_run(qa, tmp_path):
     assert report["items_scored"] == 4 and report["errors"] == 0
     assert report["summary"]["retrieval_hit"]["mean"] == 1.0
     assert report["summary"]["answered"]["mean"] == 1.0
+    assert 0 < report["summary"]["rouge_l"]["mean"] <= 1  # through Ragas
+    assert "context_recall" not in report["summary"]  # the set has no reference contexts
     for item in report["items"]:
         fact = item["references"][0]
         assert fact in item["answer"]
