@@ -14,6 +14,9 @@ ANSWER_METRICS = (
     "context_precision",
 )
 
+# Metrics of a retrieval run on a BEIR set.
+RETRIEVAL_METRICS = ("ndcg@10", "recall@100", "mrr@10")
+
 
 class EvaluationSettings(BaseModel):
     """Gates: a minimum per metric (`thresholds`), judged on the bootstrap interval of its

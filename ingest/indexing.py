@@ -220,11 +220,72 @@ class Indexer:
                 done(job)
             else:
                 todo[str(path)] = job
+        self._write_parsed(todo, self._parse(list(todo)), stored, report, done)
+        if prune:
+            self._prune(paths, sources.files, stored, report, done)
+        report.files.sort(key=lambda f: f.source)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def ingest_records(
+        self,
+        records: Iterable[tuple[str, str, str]],
+        namespace: str,
+        on_file: Callable[[FileResult, int], None] | None = None,
+        tenant: str | None = None,
+    ) -> IngestReport:
+        """Ingest records that are text already, `(id, title, text)`, e.g. a JSON Lines corpus.
+
+        Each record is chunked under its title like a one-section file, recorded in the
+        manifest as `<namespace>:<id>` with the hash of its title and text, and skipped when
+        unchanged, exactly like a file.
+        """
+        started = time.perf_counter()
+        report = IngestReport()
+        report.recovered = self.recover()
+        records = list(records)
+
+        def done(result: FileResult) -> None:
+            report.files.append(result)
+            if on_file:
+                on_file(result, len(records))
+
+        stored = self._stored_sources()
+        todo: dict[str, _Job] = {}
+        texts: dict[str, tuple[str, str]] = {}
+        for record_id, title, text in records:
+            source = f"{namespace}:{record_id}"
+            content_hash = hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()
+            fingerprint = _file_fingerprint(self.fingerprint, tenant, {})
+            previous = stored.get(source)
+            if previous and previous.matches(content_hash, fingerprint):
+                done(FileResult(source, "unchanged", chunks=len(previous.chunk_ids)))
+                continue
+            todo[source] = _Job(Path(source), content_hash, fingerprint, tenant, {})
+            texts[source] = (title, text)
+        parsed = (
+            self.parse_file.parse_text(source, title, text)
+            for source, (title, text) in texts.items()
+        )
+        self._write_parsed(todo, parsed, stored, report, done)
+        report.files.sort(key=lambda f: f.source)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _write_parsed(
+        self,
+        todo: dict[str, "_Job"],
+        parsed_files: Iterable[Parsed],
+        stored: dict[str, SourceState],
+        report: IngestReport,
+        done: Callable[[FileResult], None],
+    ) -> None:
+        """Embed and write parsed files as they come, in growing batches of whole files."""
         batch: list[tuple[_Job, Parsed]] = []
         # The first batches are small so that embedding starts while the workers are still
         # parsing; they double up to `write_batch`.
         threshold = min(self.write_batch, FIRST_BATCH_CHUNKS)
-        for parsed in self._parse(list(todo)):
+        for parsed in parsed_files:
             job = todo[parsed.source]
             if parsed.reason:
                 done(FileResult(parsed.source, "failed", reason=parsed.reason))
@@ -235,11 +296,6 @@ class Indexer:
                 batch = []
                 threshold = min(self.write_batch, threshold * 2)
         self._flush(batch, stored, report, done)
-        if prune:
-            self._prune(paths, sources.files, stored, report, done)
-        report.files.sort(key=lambda f: f.source)
-        report.seconds = time.perf_counter() - started
-        return report
 
     def recover(self) -> int:
         """Settle the changes that an interrupted run began; returns how many there were.

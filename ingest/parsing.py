@@ -78,6 +78,30 @@ class FileParser:
             )
         return Parsed(str(path), chunks, converter=converter)
 
+    def parse_text(self, source: str, title: str, text: str) -> Parsed:
+        """Chunk a record that is text already: its title, then its paragraphs."""
+        if self._converter is None:
+            self._build()
+        parts = [(title.strip(), "Title")] if title.strip() else []
+        parts += [(p.strip(), "NarrativeText") for p in text.split("\n\n") if p.strip()]
+        elements = [
+            Document(
+                content=content,
+                meta={
+                    "source": source,
+                    "file_type": "record",
+                    "category": category,
+                    "title_depth": 0,
+                    "element_index": index,
+                },
+            )
+            for index, (content, category) in enumerate(parts)
+        ]
+        chunks = self._chunker.run(documents=elements)["documents"]
+        if not chunks:
+            return Parsed(source, reason="the record has no text")
+        return Parsed(source, chunks, converter="record")
+
     def _fallback(self, path: Path, reason: str) -> tuple[list[Document], str]:
         """The file's elements read by Haystack's converter for its type, if it finds text."""
         logger.info(

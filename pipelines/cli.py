@@ -1,5 +1,6 @@
 """The `docent` command line: an adapter that parses, calls the library and renders."""
 
+import dataclasses
 import json
 import logging
 import os
@@ -498,13 +499,13 @@ def batch_extract(paths, schema, config, output, workers, as_json, quiet) -> Non
 
 
 @cli.command("eval")
-@click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "squad"]),
-    help="The set's format (default: squad for .json, else jsonl).",
+    type=click.Choice(["jsonl", "squad", "beir"]),
+    help="The set's format (default: beir for a folder, squad for .json, else jsonl).",
 )
 @click.option(
     "--threshold",
@@ -512,7 +513,8 @@ def batch_extract(paths, schema, config, output, workers, as_json, quiet) -> Non
     multiple=True,
     metavar="METRIC=MIN",
     help="A gate (repeatable), added to evaluation.thresholds: exact_match, token_f1, "
-    "retrieval_hit, answered.",
+    "retrieval_hit, answered, rouge_l, string_similarity, context_recall, context_precision; "
+    "for beir: ndcg@10, recall@100, mrr@10.",
 )
 @click.option(
     "--baseline",
@@ -534,19 +536,22 @@ def eval_command(dataset, config, fmt, thresholds, baseline, output, junit, limi
 
     \b
     Set formats:
-      jsonl  one {"question", "reference", "reference_ids"?} object per line
+      jsonl  one {"question", "reference", "reference_ids"?, "reference_contexts"?} per line
       squad  SQuAD v1.1 JSON (ingest its paragraphs first)
+      beir   a BEIR folder (corpus.jsonl, queries.jsonl, qrels.tsv): retrieval only; the
+             corpus goes into its own collection, beir-FOLDER
 
     \b
     Examples:
       docent eval golden.jsonl --threshold token_f1=0.5 --junit gates.xml -o run.json
       docent eval golden.jsonl --baseline last-release.json
+      docent eval ../shared/data/scifact --threshold ndcg@10=0.6
     """
     from tqdm import tqdm
 
-    from evaluation.datasets import load_jsonl, load_squad
+    from evaluation.datasets import load_beir, load_jsonl, load_squad
     from evaluation.reports import read_baseline, write_json, write_junit
-    from pipelines.evaluate import evaluate
+    from pipelines.evaluate import evaluate, evaluate_retrieval, retrieval_settings
     from pipelines.qa import QAPipeline
 
     settings = _settings(config)
@@ -562,19 +567,36 @@ def eval_command(dataset, config, fmt, thresholds, baseline, output, junit, limi
     gates_settings = settings.evaluation.model_copy(
         update={"thresholds": {**settings.evaluation.thresholds, **extra}}
     )
-    fmt = fmt or ("squad" if dataset.suffix.lower() == ".json" else "jsonl")
-    items = load_squad(dataset)[0] if fmt == "squad" else load_jsonl(dataset)
-    items = items[:limit] if limit else items
+    if fmt is None:
+        fmt = "beir" if dataset.is_dir() else "squad" if dataset.suffix == ".json" else "jsonl"
     previous = read_baseline(baseline) if baseline else None
-    qa = QAPipeline.from_settings(settings)
-    bar = tqdm(total=len(items), unit="question", desc="eval", file=sys.stderr)
-    try:
-        report, gates = evaluate(
-            qa, items, gates_settings, previous, on_item=lambda n: bar.update(1)
-        )
-    finally:
-        bar.close()
-        qa.close()
+    if fmt == "beir":
+        beir = load_beir(dataset)
+        if limit:
+            beir = dataclasses.replace(beir, queries=dict(list(beir.queries.items())[:limit]))
+        bar = tqdm(total=len(beir.queries), unit="query", desc="eval", file=sys.stderr)
+        try:
+            report, gates = evaluate_retrieval(
+                retrieval_settings(settings, dataset.resolve().name),
+                beir,
+                gates_settings,
+                previous,
+                on_item=lambda n: bar.update(1),
+            )
+        finally:
+            bar.close()
+    else:
+        items = load_squad(dataset)[0] if fmt == "squad" else load_jsonl(dataset)
+        items = items[:limit] if limit else items
+        qa = QAPipeline.from_settings(settings)
+        bar = tqdm(total=len(items), unit="question", desc="eval", file=sys.stderr)
+        try:
+            report, gates = evaluate(
+                qa, items, gates_settings, previous, on_item=lambda n: bar.update(1)
+            )
+        finally:
+            bar.close()
+            qa.close()
     if output:
         write_json(output, report)
     if junit:

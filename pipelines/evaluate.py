@@ -5,11 +5,19 @@ from collections.abc import Callable
 from typing import Any
 
 from components.errors import ConfigError, DocentError
-from evaluation.config import ANSWER_METRICS, EvaluationSettings
-from evaluation.datasets import EvalItem
+from evaluation.config import ANSWER_METRICS, RETRIEVAL_METRICS, EvaluationSettings
+from evaluation.datasets import EvalItem, RetrievalSet
 from evaluation.gates import GateResult, regression_gate, threshold_gate
-from evaluation.metrics import bootstrap_mean, exact_match, token_f1
+from evaluation.metrics import (
+    bootstrap_mean,
+    exact_match,
+    ndcg_at_k,
+    recall_at_k,
+    reciprocal_rank,
+    token_f1,
+)
 from evaluation.ragas_scoring import ragas_scores
+from pipelines.config import Settings
 from pipelines.qa import QAPipeline
 
 
@@ -43,7 +51,12 @@ def evaluate(
         records.append(_score(qa, item))
         if on_item:
             on_item(len(records))
-    metrics = [m for m in ANSWER_METRICS if all(m in r["scores"] for r in records)]
+    return _summarise(records, ANSWER_METRICS, settings, baseline, started)
+
+
+def _summarise(records, known, settings, baseline, started):
+    """Intervals per metric every record has, gates, and the JSON-ready report."""
+    metrics = [m for m in known if all(m in r["scores"] for r in records)]
     unknown = sorted(set(settings.thresholds) - set(metrics))
     if unknown:
         raise ConfigError(
@@ -60,15 +73,67 @@ def evaluate(
     ]
     if baseline is not None:
         gates += _regressions(records, baseline, metrics, settings)
-    seconds = time.perf_counter() - started
     report = {
         "passed": all(g.passed for g in gates),
         "items_scored": len(records),
         "errors": sum(1 for r in records if r.get("error")),
-        "seconds": round(seconds, 2),
+        "seconds": round(time.perf_counter() - started, 2),
         "summary": {m: interval.to_dict() for m, interval in summary.items()},
         "gates": [g.to_dict() for g in gates],
         "items": records,
+    }
+    return report, gates
+
+
+def retrieval_settings(settings: Settings, name: str) -> Settings:
+    """The settings of a retrieval run: its own collection, the top 100, no relevance floor."""
+    store = settings.store.model_copy(update={"collection": f"beir-{name}"[:64]})
+    retrieval = settings.retrieval.model_copy(
+        update={"top_k": 100, "min_similarity": -1.0, "max_similarity_gap": 2.0}
+    )
+    return settings.model_copy(update={"store": store, "retrieval": retrieval})
+
+
+def evaluate_retrieval(
+    settings: Settings,
+    beir: RetrievalSet,
+    gates_settings: EvaluationSettings,
+    baseline: dict[str, dict[str, float]] | None = None,
+    on_item: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Any], list[GateResult]]:
+    """Ingest a BEIR corpus into its own collection (incrementally), search every query, and
+    score the ranking: nDCG@10, recall@100 and MRR@10, with intervals and gates.
+
+    `settings` should come from `retrieval_settings`.
+    """
+    indexer = settings.open_indexer()
+    try:
+        ingest = indexer.ingest_records(
+            ((i, d["title"], d["text"]) for i, d in beir.corpus.items()), namespace="beir"
+        )
+    finally:
+        indexer.close()
+    qa = QAPipeline.from_settings(settings)
+    records = []
+    started = time.perf_counter()
+    try:
+        for query_id, text in beir.queries.items():
+            ranked = list(dict.fromkeys(d.meta["source"].split(":", 1)[1] for d in qa.search(text)))
+            relevance = beir.qrels[query_id]
+            scores = {
+                "ndcg@10": ndcg_at_k(ranked, relevance, 10),
+                "recall@100": recall_at_k(ranked, relevance, 100),
+                "mrr@10": reciprocal_rank(ranked, relevance, 10),
+            }
+            records.append({"id": query_id, "question": text, "top": ranked[:10], "scores": scores})
+            if on_item:
+                on_item(len(records))
+    finally:
+        qa.close()
+    report, gates = _summarise(records, RETRIEVAL_METRICS, gates_settings, baseline, started)
+    report["ingest"] = {
+        "ingested": ingest.count("ingested"),
+        "unchanged": ingest.count("unchanged"),
     }
     return report, gates
 

@@ -136,3 +136,27 @@ def test_store_errors_name_the_store_and_what_to_do(tmp_path, monkeypatch):
         open_store(keyed, tmp_path / "unused", 384)
     with pytest.raises(ValueError, match="needs url"):
         StoreSettings(kind="qdrant_server")
+
+
+def test_records_are_ingested_like_files_and_skipped_when_unchanged(tmp_path):
+    records = [
+        ("d1", "Espresso warranty", "The warranty lasts 27 months.\n\nIt covers the pump."),
+        ("d2", "Shipping", "Orders ship from Rotterdam."),
+    ]
+    indexer = _settings(tmp_path / "data").open_indexer()
+    try:
+        first = indexer.ingest_records(records, namespace="kb")
+        assert first.count("ingested") == 2 and first.count("failed") == 0
+        stored = {d.meta["source"]: d for d in indexer.store.filter_documents()}
+        assert set(stored) == {"kb:d1", "kb:d2"}
+        assert stored["kb:d1"].meta["section"] == "Espresso warranty"
+        assert "27 months" in stored["kb:d1"].content
+        assert stored["kb:d1"].meta["converter"] == "record"
+        changed = [records[0], ("d2", "Shipping", "Orders ship from Antwerp.")]
+        second = indexer.ingest_records(changed, namespace="kb")
+        assert (second.count("unchanged"), second.count("ingested")) == (1, 1)
+        contents = " ".join(d.content for d in indexer.store.filter_documents())
+        assert "Antwerp" in contents and "Rotterdam" not in contents
+        assert indexer.audit() == {"missing": [], "orphaned": [], "pending": []}
+    finally:
+        indexer.close()

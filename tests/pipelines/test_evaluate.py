@@ -107,3 +107,30 @@ def test_every_answer_is_in_the_audit_log(qa):
     assert row["verification_score"] == answer.verification["score"]
     assert row["retrieval_score"] == max(c.score for c in answer.citations)
     assert row["model"] == "gemma-3-270m" and row["seconds"] == answer.timings["total"]
+
+
+def test_beir_retrieval_is_scored_from_the_command_line(tmp_path):
+    beir = tmp_path / "tiny"
+    beir.mkdir()
+    corpus = [
+        ("d1", "Espresso warranty", "The espresso machine warranty lasts 27 months."),
+        ("d2", "Shipping", "Orders ship from the Rotterdam warehouse within two days."),
+        ("d3", "Brewing", "Brew filter coffee with water at 94 degrees."),
+    ]
+    (beir / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in corpus)
+    )
+    (beir / "queries.jsonl").write_text(
+        '{"_id": "q1", "text": "How long is the warranty of the espresso machine?"}\n'
+        '{"_id": "q2", "text": "Where do orders ship from?"}\n'
+    )
+    (beir / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data")}
+    args = [str(DOCENT), "eval", str(beir), "--threshold", "ndcg@10=0.9", "--json"]
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["summary"]["ndcg@10"]["mean"] == 1.0
+    assert report["summary"]["recall@100"]["mean"] == 1.0
+    assert report["ingest"] == {"ingested": 3, "unchanged": 0}
+    assert report["passed"] and report["gates"][0]["metric"] == "ndcg@10"
