@@ -309,7 +309,9 @@ def test_a_batch_runs_in_parallel_against_an_endpoint(qa, llama_server, tmp_path
     from pipelines.batch import FIELDS, check_workers, make_task
     from tests.corpus import QUESTIONS
 
-    pipe = pipeline(qa, models={"remote": remote(llama_server.base_url, llama_server.alias)})
+    # The server answers one request at a time: the others wait in its queue.
+    endpoint = remote(llama_server.base_url, llama_server.alias, timeout=60.0)
+    pipe = pipeline(qa, models={"remote": endpoint})
     check_workers(pipe.settings, 3)  # only endpoint models: parallel items are allowed
     items = [(f"q{n}", question) for n, question in enumerate(QUESTIONS)]
     out = tmp_path / "answers.jsonl"
