@@ -37,7 +37,7 @@ def remote(base_url, alias, **extra):
         "provider": "openai",
         "base_url": base_url,
         "model": alias,
-        "timeout": 3.0,
+        "timeout": 30.0,
         "retries": 1,
         "backoff": 0.05,
         "tokenizer": "gemma-3-270m",
@@ -73,7 +73,7 @@ def test_each_fault_falls_back_to_the_next_model(qa, proxy, llama_server, fault,
     proxy.hang_seconds = 10
     pipe = pipeline(
         qa,
-        models={"flaky": remote(proxy.base_url, llama_server.alias), "local": LOCAL},
+        models={"flaky": remote(proxy.base_url, llama_server.alias, timeout=3.0), "local": LOCAL},
         routes={"question": {"models": ["flaky", "local"]}},
     )
     answer = pipe.ask(QUESTION)
