@@ -1,8 +1,10 @@
 """Configuration of the `evaluation` section: gates per metric and how they are judged."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-# Metrics of an answer run, each a per-item score in [0, 1]; the last four through Ragas.
+# Metrics of an answer run, each a per-item score in [0, 1]; from rouge_l on through Ragas.
 ANSWER_METRICS = (
     "exact_match",
     "token_f1",
@@ -10,8 +12,16 @@ ANSWER_METRICS = (
     "answered",
     "rouge_l",
     "string_similarity",
+    "semantic_similarity",
     "context_recall",
     "context_precision",
+)
+# Metrics a judge model scores, through Ragas' prompts.
+JUDGE_METRICS = (
+    "faithfulness",
+    "response_relevancy",
+    "llm_context_precision",
+    "llm_context_recall",
 )
 
 # Metrics of a retrieval run on a BEIR set.
@@ -21,10 +31,17 @@ RETRIEVAL_METRICS = ("ndcg@10", "recall@100", "mrr@10")
 class EvaluationSettings(BaseModel):
     """Gates: a minimum per metric (`thresholds`), judged on the bootstrap interval of its
     mean at `confidence`; against a baseline run, a drop of more than `max_drop` that is
-    significant fails too."""
+    significant fails too.
+
+    `judge_model` (a name in `models`) scores the LLM-judged Ragas metrics of
+    `judge_metrics`; each is averaged over `judge_repeats` runs, whose spread the report
+    keeps. Give the judge room: `max_new_tokens` of 512 or more."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     thresholds: dict[str, float] = Field(default_factory=dict)
     max_drop: float = Field(default=0.0, ge=0, le=1)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    judge_model: str | None = None
+    judge_repeats: int = Field(default=1, ge=1, le=20)
+    judge_metrics: list[Literal[JUDGE_METRICS]] = list(JUDGE_METRICS)

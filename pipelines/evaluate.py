@@ -1,14 +1,22 @@
 """`docent eval`: run the query pipeline over an evaluation set, score it, and gate it."""
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
 
 from components.errors import ConfigError, DocentError
-from evaluation.config import ANSWER_METRICS, RETRIEVAL_METRICS, EvaluationSettings
+from components.shipped_models import embedding_model_path, sentence_encoder
+from evaluation.config import (
+    ANSWER_METRICS,
+    JUDGE_METRICS,
+    RETRIEVAL_METRICS,
+    EvaluationSettings,
+)
 from evaluation.datasets import EvalItem, RetrievalSet
 from evaluation.gates import GateResult, regression_gate, threshold_gate
 from evaluation.metrics import (
+    Interval,
     bootstrap_mean,
     exact_match,
     ndcg_at_k,
@@ -16,7 +24,12 @@ from evaluation.metrics import (
     reciprocal_rank,
     token_f1,
 )
-from evaluation.ragas_scoring import ragas_scores
+from evaluation.ragas_scoring import (
+    LocalEmbedding,
+    RagasJudge,
+    judged_scores,
+    ragas_scores,
+)
 from pipelines.config import Settings
 from pipelines.qa import QAPipeline
 
@@ -35,41 +48,74 @@ def evaluate(
 
     Per item: `exact_match` and `token_f1` against the references, `retrieval_hit` (a
     retrieved chunk comes from one of `reference_ids`, matched as the end of its source path)
-    and `answered` (the pipeline did not abstain); through Ragas, `rouge_l` and
-    `string_similarity` against the first reference, and `context_recall` and
-    `context_precision` of the retrieved chunks against `reference_contexts`. A question whose
-    models all fail scores 0 and keeps the error.
+    and `answered` (the pipeline did not abstain); through Ragas, `rouge_l`,
+    `string_similarity` and `semantic_similarity` (the local embedding model) against the
+    first reference, and `context_recall` and `context_precision` of the retrieved chunks
+    against `reference_contexts`. With `settings.judge_model`, the judged metrics of
+    `settings.judge_metrics` too, each averaged over `judge_repeats` runs (every run is kept
+    in the item's `judge_runs`). A question whose models all fail scores 0 and keeps the
+    error; a judge that fails leaves its metrics undefined for that item (`judge_error`).
 
     Raises:
-        ConfigError: a gate names a metric the set cannot score, or the set is empty.
+        ConfigError: a gate names a metric the set cannot score, the set is empty, or the
+            judge is not a configured model.
     """
     if not items:
         raise ConfigError("the evaluation set has no items")
+    embedding = LocalEmbedding(sentence_encoder(embedding_model_path(qa.settings.embedding.model)))
+    judge = None
+    if settings.judge_model is not None:
+        judge_name = settings.judge_model
+        if judge_name not in qa.settings.models:
+            raise ConfigError(
+                f"evaluation.judge_model: unknown model {judge_name!r}; "
+                f"known: {', '.join(qa.settings.models)}"
+            )
+
+        def complete(prompt: str, schema: dict[str, Any]) -> Any:
+            return qa.complete(prompt, schema, models=[judge_name]).data
+
+        judge = RagasJudge(complete, qa.settings.models[judge_name].max_new_tokens)
     started = time.perf_counter()
     records = []
     for item in items:
-        records.append(_score(qa, item))
+        records.append(_score(qa, item, embedding, judge, settings))
         if on_item:
             on_item(len(records))
-    return _summarise(records, ANSWER_METRICS, settings, baseline, started)
+    known = ANSWER_METRICS + (JUDGE_METRICS if judge is not None else ())
+    report, gates = _summarise(records, known, settings, baseline, started)
+    if judge is not None:
+        report["judge"] = {
+            "model": settings.judge_model,
+            "repeats": settings.judge_repeats,
+            "calls": judge.calls,
+        }
+    return report, gates
 
 
 def _summarise(records, known, settings, baseline, started):
-    """Intervals per metric every record has, gates, and the JSON-ready report."""
-    metrics = [m for m in known if all(m in r["scores"] for r in records)]
+    """Intervals per metric the records score, gates, and the JSON-ready report.
+
+    A score of None (a judge could not define it for that item) is left out of its metric's
+    interval and counted in the summary as `undefined`.
+    """
+    metrics = [m for m in known if any(m in r["scores"] for r in records)]
     unknown = sorted(set(settings.thresholds) - set(metrics))
     if unknown:
         raise ConfigError(
             f"evaluation.thresholds: this set cannot score {', '.join(unknown)}; it scores "
             f"{', '.join(metrics)}"
         )
-    summary = {
-        m: bootstrap_mean([r["scores"][m] for r in records], confidence=settings.confidence)
-        for m in metrics
+    values = {
+        m: [r["scores"][m] for r in records if r["scores"].get(m) is not None] for m in metrics
     }
-    gates: list[GateResult] = [
-        threshold_gate(m, [r["scores"][m] for r in records], t, settings.confidence)
-        for m, t in settings.thresholds.items()
+    summary = {}
+    for metric in metrics:
+        if values[metric]:
+            interval = bootstrap_mean(values[metric], confidence=settings.confidence)
+            summary[metric] = {**interval.to_dict(), "undefined": len(records) - interval.n}
+    gates = [
+        _threshold(m, values[m], t, len(records), settings) for m, t in settings.thresholds.items()
     ]
     if baseline is not None:
         gates += _regressions(records, baseline, metrics, settings)
@@ -78,11 +124,24 @@ def _summarise(records, known, settings, baseline, started):
         "items_scored": len(records),
         "errors": sum(1 for r in records if r.get("error")),
         "seconds": round(time.perf_counter() - started, 2),
-        "summary": {m: interval.to_dict() for m, interval in summary.items()},
+        "thresholds": dict(settings.thresholds),
+        "summary": summary,
         "gates": [g.to_dict() for g in gates],
         "items": records,
     }
     return report, gates
+
+
+def _threshold(metric, values, threshold, items, settings) -> GateResult:
+    """The threshold gate of one metric; items it left undefined are named in the reason."""
+    if not values:
+        why = f"{metric}: no item could be scored (see the items' judge errors in the report)"
+        return GateResult(metric, "threshold", False, Interval(0.0, 0.0, 0.0, 0), threshold, why)
+    gate = threshold_gate(metric, values, threshold, settings.confidence)
+    if len(values) < items:
+        undefined = f"; {items - len(values)} of {items} items undefined and left out"
+        return dataclasses.replace(gate, reason=gate.reason + undefined)
+    return gate
 
 
 def retrieval_settings(settings: Settings, name: str) -> Settings:
@@ -138,7 +197,13 @@ def evaluate_retrieval(
     return report, gates
 
 
-def _score(qa: QAPipeline, item: EvalItem) -> dict[str, Any]:
+def _score(
+    qa: QAPipeline,
+    item: EvalItem,
+    embedding: LocalEmbedding,
+    judge: RagasJudge | None,
+    settings: EvaluationSettings,
+) -> dict[str, Any]:
     started = time.perf_counter()
     record: dict[str, Any] = {"id": item.id, "question": item.question}
     try:
@@ -157,18 +222,43 @@ def _score(qa: QAPipeline, item: EvalItem) -> dict[str, Any]:
         scores["retrieval_hit"] = float(
             any(s.endswith(ref) for s in sources for ref in item.reference_ids)
         )
+    reference = item.references[0] if item.references else None
+    contexts = [d.content or "" for d in retrieved]
     scores.update(
         ragas_scores(
             question=item.question,
             response=reply,
-            reference=item.references[0] if item.references else None,
-            retrieved_contexts=[d.content or "" for d in retrieved],
+            reference=reference,
+            retrieved_contexts=contexts,
             reference_contexts=list(item.reference_contexts),
+            embedding=embedding,
         )
     )
+    if judge is not None:
+        try:
+            judged, runs = judged_scores(
+                judge,
+                embedding,
+                question=item.question,
+                response=reply,
+                reference=reference,
+                retrieved_contexts=contexts,
+                metrics=settings.judge_metrics,
+                repeats=settings.judge_repeats,
+            )
+        except (DocentError, ValueError) as e:
+            judged = {name: None for name in settings.judge_metrics}
+            runs = {}
+            record["judge_error"] = str(e)
+        scores.update(judged)
+        record["judge_runs"] = runs
     record.update(
         answer=reply,
         references=list(item.references),
+        contexts=[
+            {"source": d.meta.get("source", ""), "text": (d.content or "")[:500]}
+            for d in retrieved[:5]
+        ],
         decision=decision,
         scores=scores,
         seconds=round(time.perf_counter() - started, 3),
@@ -182,7 +272,11 @@ def _regressions(records, baseline, metrics, settings) -> list[GateResult]:
         raise ConfigError("the baseline report has none of this set's items; compare like runs")
     gates = []
     for metric in metrics:
-        both = [r for r in paired if metric in baseline[r["id"]]]
+        both = [
+            r
+            for r in paired
+            if r["scores"].get(metric) is not None and baseline[r["id"]].get(metric) is not None
+        ]
         if both:
             gates.append(
                 regression_gate(

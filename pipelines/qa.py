@@ -230,11 +230,19 @@ class QAPipeline:
         self._complete(prompt, route.needs, route.models, route.json_schema, answer, budget)
         answer.decision = "extract" if route.json_schema is not None else "direct"
 
-    def complete(self, prompt: str, json_schema: dict[str, Any] | None = None) -> Answer:
+    def complete(
+        self,
+        prompt: str,
+        json_schema: dict[str, Any] | None = None,
+        models: list[str] | None = None,
+    ) -> Answer:
         """Continue `prompt` with the cheapest model that can, along the fallback chain.
 
-        For batch tasks over documents (summaries, extraction): no routing, retrieval or
-        verification; with `json_schema` the reply is JSON of that schema, in `answer.data`.
+        For batch tasks over documents (summaries, extraction) and evaluation judges: no
+        routing, retrieval or verification; with `json_schema` the reply is JSON of that
+        schema, in `answer.data`.
+
+        :param models: only these models, in this order (default: every capable one).
 
         Raises:
             AllModelsFailedError: every model failed or was skipped.
@@ -243,7 +251,7 @@ class QAPipeline:
         budget = Budget(self.settings.budget.max_tokens, self.settings.budget.max_cost)
         try:
             needs = "extract" if json_schema is not None else "answer"
-            self._complete(prompt, needs, None, json_schema, answer, budget)
+            self._complete(prompt, needs, models, json_schema, answer, budget)
         finally:
             answer.cost = round(budget.cost, 8)
         answer.decision = "extract" if json_schema is not None else "direct"

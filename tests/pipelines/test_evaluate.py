@@ -13,8 +13,11 @@ from components.errors import ConfigError
 from evaluation.config import EvaluationSettings
 from evaluation.datasets import EvalItem
 from evaluation.reports import read_baseline, write_json, write_junit
+from pipelines.config import Settings
 from pipelines.evaluate import evaluate
+from pipelines.qa import QAPipeline
 from tests.corpus import QUESTIONS
+from tests.servers import LlamaServer, unused_base_url
 
 DOCENT = Path(sys.executable).with_name("docent")
 ITEMS = [
@@ -30,6 +33,7 @@ def test_scores_gates_and_reports_of_a_real_run(qa, tmp_path):
     assert report["summary"]["retrieval_hit"]["mean"] == 1.0
     assert report["summary"]["answered"]["mean"] == 1.0
     assert 0 < report["summary"]["rouge_l"]["mean"] <= 1  # through Ragas
+    assert 0.2 < report["summary"]["semantic_similarity"]["mean"] <= 1  # local MiniLM
     assert "context_recall" not in report["summary"]  # the set has no reference contexts
     for item in report["items"]:
         fact = item["references"][0]
@@ -134,3 +138,63 @@ def test_beir_retrieval_is_scored_from_the_command_line(tmp_path):
     assert report["summary"]["recall@100"]["mean"] == 1.0
     assert report["ingest"] == {"ingested": 3, "unchanged": 0}
     assert report["passed"] and report["gates"][0]["metric"] == "ndcg@10"
+
+
+def _with_judge(qa, judge: dict) -> QAPipeline:
+    """The test pipeline with a judge model added to its registry."""
+    settings = Settings.model_validate(
+        {
+            "data_dir": str(qa.settings.data_path),
+            "models": {"gemma-3-270m": {}, "judge": {"capabilities": ["extract"], **judge}},
+        }
+    )
+    return QAPipeline(settings, qa.store)
+
+
+def test_a_judge_endpoint_scores_faithfulness_through_ragas_with_repeats(qa):
+    with LlamaServer() as server:
+        pipe = _with_judge(
+            qa,
+            {
+                "provider": "openai",
+                "base_url": server.base_url,
+                "model": server.alias,
+                "tokenizer": "gemma-3-270m",
+                "max_new_tokens": 192,
+                "temperature": 0.0,
+                "timeout": 300,
+            },
+        )
+        settings = EvaluationSettings(
+            judge_model="judge",
+            judge_repeats=2,
+            judge_metrics=["faithfulness"],
+            thresholds={"faithfulness": 0.0},
+        )
+        report, gates = evaluate(pipe, ITEMS[:1], settings)
+    (item,) = report["items"]
+    assert "judge_error" not in item, item.get("judge_error")
+    # Ragas' two prompts (statements, then verdicts) per run; a grammar built from Ragas'
+    # schema makes every reply parse, so each run is a score, never NaN or an error.
+    assert report["judge"] == {"model": "judge", "repeats": 2, "calls": 4}
+    runs = item["judge_runs"]["faithfulness"]
+    assert len(runs) == 2 and all(0.0 <= r <= 1.0 for r in runs)
+    assert item["scores"]["faithfulness"] == pytest.approx(sum(runs) / 2)
+    assert report["summary"]["faithfulness"]["n"] == 1 and gates[0].passed
+
+
+def test_a_failing_judge_leaves_its_metric_undefined_and_its_gate_fails(qa):
+    pipe = _with_judge(
+        qa, {"provider": "openai", "base_url": unused_base_url(), "model": "x", "retries": 0}
+    )
+    settings = EvaluationSettings(
+        judge_model="judge", judge_metrics=["faithfulness"], thresholds={"faithfulness": 0.5}
+    )
+    report, (gate,) = evaluate(pipe, ITEMS[:1], settings)
+    (item,) = report["items"]
+    assert "judge: connection" in item["judge_error"] and item["scores"]["faithfulness"] is None
+    assert "faithfulness" not in report["summary"] and item["scores"]["answered"] == 1.0
+    assert not gate.passed and "no item could be scored" in gate.reason
+    assert not report["passed"]
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        evaluate(pipe, ITEMS[:1], EvaluationSettings(judge_model="nope"))
