@@ -525,9 +525,17 @@ def batch_extract(paths, schema, config, output, workers, as_json, quiet) -> Non
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="JSON report."
 )
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="JUnit XML file.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTML report: plots, the baseline comparison and the worst cases.",
+)
 @click.option("--limit", type=int, help="Only the first N items.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and gates as JSON.")
-def eval_command(dataset, config, fmt, thresholds, baseline, output, junit, limit, as_json):
+def eval_command(
+    dataset, config, fmt, thresholds, baseline, output, junit, html_path, limit, as_json
+):
     """Run the query pipeline over an evaluation set, score it, and apply the quality gates.
 
     Each metric is reported with a 95 % bootstrap interval. A threshold gate fails when the
@@ -544,12 +552,13 @@ def eval_command(dataset, config, fmt, thresholds, baseline, output, junit, limi
     \b
     Examples:
       docent eval golden.jsonl --threshold token_f1=0.5 --junit gates.xml -o run.json
-      docent eval golden.jsonl --baseline last-release.json
+      docent eval golden.jsonl --baseline last-release.json --html report.html
       docent eval ../shared/data/scifact --threshold ndcg@10=0.6
     """
     from tqdm import tqdm
 
     from evaluation.datasets import load_beir, load_jsonl, load_squad
+    from evaluation.html_report import write_html
     from evaluation.reports import read_baseline, write_json, write_junit
     from pipelines.evaluate import evaluate, evaluate_retrieval, retrieval_settings
     from pipelines.qa import QAPipeline
@@ -601,6 +610,8 @@ def eval_command(dataset, config, fmt, thresholds, baseline, output, junit, limi
         write_json(output, report)
     if junit:
         write_junit(junit, f"docent.eval.{dataset.stem}", gates, report["seconds"])
+    if html_path:
+        write_html(html_path, report, f"docent eval: {dataset.name}", previous)
     if as_json:
         shown = {k: v for k, v in report.items() if k != "items"}
         click.echo(json.dumps(shown, indent=2, ensure_ascii=False))

@@ -12,10 +12,12 @@ import pytest
 from components.errors import ConfigError
 from evaluation.config import EvaluationSettings
 from evaluation.datasets import EvalItem
+from evaluation.html_report import write_html
 from evaluation.reports import read_baseline, write_json, write_junit
 from pipelines.config import Settings
 from pipelines.evaluate import evaluate
 from pipelines.qa import QAPipeline
+from tests.browser import chromium_page
 from tests.corpus import QUESTIONS
 from tests.servers import LlamaServer, unused_base_url
 
@@ -198,3 +200,34 @@ def test_a_failing_judge_leaves_its_metric_undefined_and_its_gate_fails(qa):
     assert not report["passed"]
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         evaluate(pipe, ITEMS[:1], EvaluationSettings(judge_model="nope"))
+
+
+def test_the_html_report_renders_in_headless_chromium(qa, tmp_path):
+    settings = EvaluationSettings(thresholds={"token_f1": 0.99, "retrieval_hit": 0.5})
+    report, _ = evaluate(qa, ITEMS[:3], settings)
+    baseline = {item["id"]: {**item["scores"], "token_f1": 1.0} for item in report["items"]}
+    page_path = tmp_path / "report.html"
+    write_html(page_path, report, "docent eval: test <corpus>", baseline)
+    errors = []
+    with chromium_page() as page:
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_path.as_uri())
+        assert page.title() == "docent eval: test <corpus>"  # escaped, shown as text
+        assert page.inner_text("#verdict") == "FAIL"
+        gates = page.inner_text("#gates")
+        assert "whole interval lies below the threshold 0.99" in gates
+        # Both plots are drawn: SVG with a real size on the page, metric names as text.
+        for figure in ("#intervals", "#distributions"):
+            box = page.locator(f"{figure} svg").bounding_box()
+            assert box["width"] > 300 and box["height"] > 100, figure
+        assert "token_f1" in page.inner_text("#intervals")
+        assert "1.000" in page.inner_text("#baseline")
+        worst = page.locator("#worst .case")
+        assert worst.count() == 3
+        first = worst.first.inner_text()
+        assert "token_f1" in first and "below its threshold 0.99" in first
+        assert ITEMS[0].references[0] in page.inner_text("#worst")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert not errors
+    assert (tmp_path / "report.png").stat().st_size > 20_000
