@@ -24,7 +24,9 @@ class Answer:
     "abstain" (no answer the documents support), "direct" (generated without retrieval),
     "extract" (structured data in `data`), "handoff", "reply" or "refuse". `models_tried`
     lists every model call or skip with its outcome, tokens, seconds and cost, including
-    answers sent on because verification found them weak.
+    answers sent on because verification found them weak. `retrieval` records the runtime
+    gate on retrieval: the best passage's similarity, the floor below which the pipeline
+    abstains, the level below which it escalates, and the verdict.
     """
 
     question: str
@@ -36,6 +38,7 @@ class Answer:
     route: str = "rag"
     model: str | None = None
     models_tried: list[dict[str, Any]] = field(default_factory=list)
+    retrieval: dict[str, Any] | None = None
     verification: dict[str, Any] | None = None
     cost: float = 0.0
     tokens: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "completion": 0})

@@ -31,13 +31,16 @@ DATA_DIR_ENV = "DOCENT_DATA_DIR"
 
 
 class RetrievalSettings(BaseModel):
-    """Hybrid retrieval and the relevance floor below which docent says it does not know."""
+    """Hybrid retrieval and the runtime gate on it: below `min_similarity` (the best passage's
+    cosine similarity to the question) docent abstains; below `escalate_below` the evidence
+    is weak and the rag route skips its first (cheapest) model for the next one."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     top_k: int = Field(default=5, ge=1, le=100)
     min_similarity: float = Field(default=0.3, ge=-1, le=1)
     max_similarity_gap: float = Field(default=0.2, ge=0, le=2)
+    escalate_below: float | None = Field(default=None, ge=-1, le=1)
 
 
 class ModelSettings(BaseModel):

@@ -318,9 +318,24 @@ class QAPipeline:
                 f"the collection {self.settings.store.collection!r} in {self.settings.store_path} "
                 "is empty: ingest documents first with `docent ingest PATH`"
             )
-        relevant = self.search(question, tenant)
+        relevant, top = self._search(question, tenant)
+        gate = self.settings.retrieval
+        weak = gate.escalate_below is not None and top is not None and top < gate.escalate_below
+        answer.retrieval = {
+            "top_similarity": None if top is None else round(top, 4),
+            "min_similarity": gate.min_similarity,
+            "escalate_below": gate.escalate_below,
+            "passages": len(relevant),
+            "verdict": "abstain" if not relevant else "escalate" if weak else "pass",
+        }
         if not relevant:
-            self._abstain(question, answer, "no passage is relevant enough")
+            best = "nothing was retrieved" if top is None else f"the best scored {top:.2f}"
+            self._abstain(
+                question,
+                answer,
+                f"no passage is relevant enough ({best}; retrieval.min_similarity is "
+                f"{gate.min_similarity})",
+            )
             return
         packs: dict[str, dict[str, Any]] = {}
         with timing.stage("pack"):
@@ -332,6 +347,12 @@ class QAPipeline:
         plan = self.registry.router.plan(route.needs, tokens, route.models)
         _record_skips(answer, plan.skipped)
         remaining = list(plan.order)
+        if weak and len(remaining) > 1:
+            reason = (
+                f"retrieval {top:.2f} below retrieval.escalate_below {gate.escalate_below}: "
+                "escalated to the next model"
+            )
+            answer.models_tried.append(ModelCall(remaining.pop(0), "skipped", reason).to_dict())
         best: tuple[float, str, dict[str, Any], Any] | None = None
         failures: list[str] = []
         while remaining:
@@ -411,6 +432,10 @@ class QAPipeline:
 
         :param tenant: search only the chunks ingested for this tenant.
         """
+        return self._search(question, tenant)[0]
+
+    def _search(self, question: str, tenant: str | None) -> tuple[list[Document], float | None]:
+        """The relevant chunks, and the best similarity of all retrieved (None: none was)."""
         filters = (
             {"field": "meta.tenant", "operator": "==", "value": tenant}
             if tenant is not None
@@ -423,7 +448,7 @@ class QAPipeline:
                 "retrieve": {"filters": filters},
             }
         )
-        return retrieved["filter"]["documents"]
+        return retrieved["filter"]["documents"], retrieved["filter"]["top_similarity"]
 
     def _verify(self, route: RouteSettings, question: str, reply: str, documents: list[Document]):
         """The verifier's judgement, or a pass when verification is off for this request."""

@@ -48,7 +48,10 @@ class AuditLog:
     def record(self, answer: dict[str, Any]) -> None:
         """Store an answer's decision: the fields to query by, and the whole trace as JSON."""
         verification = answer.get("verification") or {}
+        retrieval = answer.get("retrieval") or {}
         scores = [c["score"] for c in answer.get("citations", []) if c.get("score") is not None]
+        if retrieval.get("top_similarity") is not None:
+            scores = [retrieval["top_similarity"]]
         intent = answer.get("intent") or {}
         with self._connect() as db:
             db.execute(

@@ -40,9 +40,10 @@ class RelevanceFilter:
         self.min_similarity = min_similarity
         self.max_gap = max_gap
 
-    @component.output_types(documents=list[Document])
+    @component.output_types(documents=list[Document], top_similarity=float | None)
     def run(self, documents: list[Document], query_embedding: list[float]) -> dict[str, Any]:
-        """Return the relevant documents, without their embeddings.
+        """Return the relevant documents, without their embeddings, and the best similarity
+        of all retrieved (None when nothing was retrieved), kept or not.
 
         :param documents: retrieved documents, with `embedding` set.
         :param query_embedding: the dense embedding of the query.
@@ -63,4 +64,4 @@ class RelevanceFilter:
             for document, s in zip(documents, similarities, strict=True)
             if s >= floor
         ]
-        return {"documents": kept}
+        return {"documents": kept, "top_similarity": max(similarities, default=None)}

@@ -322,3 +322,39 @@ def test_a_batch_runs_in_parallel_against_an_endpoint(qa, llama_server, tmp_path
         assert records[question]["model"] == "remote"
         assert records[question]["citations"][0]["source"].endswith(file_name)
         assert fact in records[question]["answer"]
+
+
+def test_the_runtime_gate_on_retrieval_passes_escalates_or_abstains(qa):
+    from components.gates.audit_log import AuditLog
+
+    def ask(**retrieval):
+        return pipeline(
+            qa,
+            models={"first": LOCAL, "second": LOCAL},
+            routes={"question": {"models": ["first", "second"]}},
+            retrieval=retrieval,
+        ).ask(QUESTION)
+
+    passed = ask()
+    assert passed.retrieval["verdict"] == "pass" and passed.model == "first"
+    top = passed.retrieval["top_similarity"]
+    assert 0.3 < top <= 1 and passed.retrieval["passages"] >= 1
+
+    escalated = ask(escalate_below=round(top + 0.01, 4))
+    assert escalated.retrieval["verdict"] == "escalate" and escalated.model == "second"
+    [skip] = [c for c in escalated.models_tried if c["model"] == "first"]
+    assert skip["outcome"] == "skipped" and "below retrieval.escalate_below" in skip["detail"]
+    assert FACT in escalated.answer and escalated.decision == "pass"
+
+    abstained = ask(min_similarity=round(top + 0.01, 4))
+    assert abstained.decision == "abstain" and abstained.models_tried == []
+    assert abstained.retrieval == {
+        **passed.retrieval,
+        "min_similarity": round(top + 0.01, 4),
+        "passages": 0,
+        "verdict": "abstain",
+    }
+    assert f"the best scored {top:.2f}" in abstained.verification["reason"]
+    rows = {r["trace_id"]: r for r in AuditLog(path=qa.settings.audit_path).recent(50)}
+    assert rows[abstained.trace_id]["decision"] == "abstain"
+    assert rows[abstained.trace_id]["retrieval_score"] == top
