@@ -85,8 +85,9 @@ class SupportVerifier:
     The defaults come from `bench/verifier.py` on FaithBench (LLM summaries of news and wiki
     passages, annotated for hallucinations): there the lexical part carries nearly all of the
     signal (cross-validated AUROC 0.61 against 0.55 for similarity alone; the verdicts of
-    HHEM-2.1 score 0.61 on the same samples), and the defaults keep a little similarity and the novelty penalty, which cost no
-    measurable accuracy there, for paraphrased answers and invented figures. The verifier
+    HHEM-2.1 score 0.61 on the same samples), and the defaults keep a little similarity and
+    the novelty penalty, which cost no measurable accuracy there, for paraphrased answers and
+    invented figures. The verifier
     points at sentences to check; it does not prove an answer faithful.
 
     Usage:
