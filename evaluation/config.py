@@ -24,6 +24,9 @@ JUDGE_METRICS = (
     "llm_context_recall",
 )
 
+# Metrics of an intent set: every item, the in-scope items, the out-of-scope items.
+INTENT_METRICS = ("intent_accuracy", "in_scope_accuracy", "out_of_scope_recall")
+
 # Metrics of a retrieval run on a BEIR set.
 RETRIEVAL_METRICS = ("ndcg@10", "recall@100", "mrr@10")
 

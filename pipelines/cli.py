@@ -504,9 +504,10 @@ def batch_extract(paths, schema, config, output, workers, as_json, quiet) -> Non
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "squad", "beir"]),
+    type=click.Choice(["jsonl", "squad", "beir", "intents"]),
     help="The set's format (default: beir for a folder, squad for .json, else jsonl).",
 )
+@click.option("--split", help="intents: the split of a JSON object of splits (e.g. val).")
 @click.option(
     "--threshold",
     "thresholds",
@@ -534,7 +535,7 @@ def batch_extract(paths, schema, config, output, workers, as_json, quiet) -> Non
 @click.option("--limit", type=int, help="Only the first N items.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and gates as JSON.")
 def eval_command(
-    dataset, config, fmt, thresholds, baseline, output, junit, html_path, limit, as_json
+    dataset, config, fmt, split, thresholds, baseline, output, junit, html_path, limit, as_json
 ):
     """Run the query pipeline over an evaluation set, score it, and apply the quality gates.
 
@@ -548,19 +549,28 @@ def eval_command(
       squad  SQuAD v1.1 JSON (ingest its paragraphs first)
       beir   a BEIR folder (corpus.jsonl, queries.jsonl, qrels.tsv): retrieval only; the
              corpus goes into its own collection, beir-FOLDER
+      intents  [text, intent] pairs (JSON, or JSON of splits with --split; or a CSV with
+             text and intent columns), scored with the configured intent classifier;
+             label out-of-scope items oos or out_of_scope
 
     \b
     Examples:
       docent eval golden.jsonl --threshold token_f1=0.5 --junit gates.xml -o run.json
       docent eval golden.jsonl --baseline last-release.json --html report.html
       docent eval ../shared/data/scifact --threshold ndcg@10=0.6
+      docent eval clinc150.json --format intents --split val --config configs/support.yaml
     """
     from tqdm import tqdm
 
-    from evaluation.datasets import load_beir, load_jsonl, load_squad
+    from evaluation.datasets import load_beir, load_intents, load_jsonl, load_squad
     from evaluation.html_report import write_html
     from evaluation.reports import read_baseline, write_json, write_junit
-    from pipelines.evaluate import evaluate, evaluate_retrieval, retrieval_settings
+    from pipelines.evaluate import (
+        evaluate,
+        evaluate_intents,
+        evaluate_retrieval,
+        retrieval_settings,
+    )
     from pipelines.qa import QAPipeline
 
     settings = _settings(config)
@@ -594,6 +604,18 @@ def eval_command(
             )
         finally:
             bar.close()
+    elif fmt == "intents":
+        examples = load_intents(dataset, split)
+        examples = examples[:limit] if limit else examples
+        qa = QAPipeline.from_settings(settings)
+        bar = tqdm(total=len(examples), unit="text", desc="eval", file=sys.stderr)
+        try:
+            report, gates = evaluate_intents(
+                qa, examples, gates_settings, previous, on_item=lambda n: bar.update(1)
+            )
+        finally:
+            bar.close()
+            qa.close()
     else:
         items = load_squad(dataset)[0] if fmt == "squad" else load_jsonl(dataset)
         items = items[:limit] if limit else items

@@ -9,6 +9,7 @@ from components.errors import ConfigError, DocentError
 from components.shipped_models import embedding_model_path, sentence_encoder
 from evaluation.config import (
     ANSWER_METRICS,
+    INTENT_METRICS,
     JUDGE_METRICS,
     RETRIEVAL_METRICS,
     EvaluationSettings,
@@ -31,7 +32,7 @@ from evaluation.ragas_scoring import (
     ragas_scores,
 )
 from pipelines.config import Settings
-from pipelines.qa import QAPipeline
+from pipelines.qa import OUT_OF_SCOPE, QAPipeline
 
 
 def evaluate(
@@ -139,8 +140,8 @@ def _threshold(metric, values, threshold, items, settings) -> GateResult:
         return GateResult(metric, "threshold", False, Interval(0.0, 0.0, 0.0, 0), threshold, why)
     gate = threshold_gate(metric, values, threshold, settings.confidence)
     if len(values) < items:
-        undefined = f"; {items - len(values)} of {items} items undefined and left out"
-        return dataclasses.replace(gate, reason=gate.reason + undefined)
+        scored = f"; {len(values)} of {items} items scored, the others left out"
+        return dataclasses.replace(gate, reason=gate.reason + scored)
     return gate
 
 
@@ -195,6 +196,64 @@ def evaluate_retrieval(
         "unchanged": ingest.count("unchanged"),
     }
     return report, gates
+
+
+# Labels a data set may give its out-of-scope items (CLINC150 uses "oos").
+OUT_OF_SCOPE_LABELS = frozenset({"oos", "out_of_scope", "out-of-scope"})
+
+
+def evaluate_intents(
+    qa: QAPipeline,
+    examples: list[tuple[str, str]],
+    settings: EvaluationSettings,
+    baseline: dict[str, dict[str, float]] | None = None,
+    on_item: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Any], list[GateResult]]:
+    """Classify every `(text, intent)` with the configured intent classifier and gate it.
+
+    Per item: `intent_accuracy`, and `in_scope_accuracy` or `out_of_scope_recall` by the gold
+    label (an item labelled oos/out_of_scope is right when the classifier rejects it); each
+    is summarised over the items it applies to.
+
+    Raises:
+        ConfigError: no intents are configured, a label is not one of them, or the set is
+            empty.
+    """
+    if not examples:
+        raise ConfigError("the intent set has no items")
+    # Every intent the classifier knows has a route (the configuration checks that).
+    unknown = sorted({i for _, i in examples} - set(qa.settings.routes) - OUT_OF_SCOPE_LABELS)
+    if unknown:
+        raise ConfigError(
+            f"the set's intents {', '.join(unknown[:5])} are not intents of the configuration; "
+            "evaluate with the configuration that defines them (--config)"
+        )
+    started = time.perf_counter()
+    records = []
+    for number, (text, gold) in enumerate(examples):
+        result = qa.classify(text)
+        expected = OUT_OF_SCOPE if gold in OUT_OF_SCOPE_LABELS else gold
+        right = float(result["intent"] == expected)
+        in_scope = expected != OUT_OF_SCOPE
+        records.append(
+            {
+                "id": str(number),
+                "question": text,
+                "answer": result["intent"],
+                "references": [gold],
+                "confidence": result["confidence"],
+                "scores": {
+                    "intent_accuracy": right,
+                    "in_scope_accuracy": right if in_scope else None,
+                    "out_of_scope_recall": None if in_scope else right,
+                },
+            }
+        )
+        if on_item:
+            on_item(len(records))
+    for record in records:
+        record["scores"] = {m: v for m, v in record["scores"].items() if v is not None}
+    return _summarise(records, INTENT_METRICS, settings, baseline, started)
 
 
 def _score(

@@ -232,3 +232,39 @@ def test_the_html_report_renders_in_headless_chromium(qa, tmp_path):
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert not errors
     assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+def test_an_intent_set_is_scored_with_the_configured_classifier(tmp_path):
+    config = Path(__file__).resolve().parents[2] / "configs" / "support.yaml"
+    examples = [
+        ["I was charged twice for my subscription this month", "billing"],
+        ["I can't log in, my password reset link expired", "account_access"],
+        ["The app crashes every time I open a note", "technical_problem"],
+        ["Let me speak to a real person please", "talk_to_human"],
+        ["What is the capital of Australia?", "oos"],
+    ]
+    data = tmp_path / "intents.json"
+    data.write_text(json.dumps({"val": examples, "train": []}))
+    env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data")}
+    args = [str(DOCENT), "eval", str(data), "--format", "intents", "--config", str(config)]
+    result = subprocess.run(
+        [*args, "--split", "val", "--threshold", "intent_accuracy=0.5", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    summary = report["summary"]
+    assert summary["intent_accuracy"]["n"] == 5 and summary["in_scope_accuracy"]["n"] == 4
+    assert summary["out_of_scope_recall"]["n"] == 1
+    assert summary["in_scope_accuracy"]["mean"] >= 0.75 and report["passed"]
+
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps([["hello", "no_such_intent"]]))
+    result = subprocess.run(
+        [*args[:2], str(wrong), *args[3:]], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode != 0 and "no_such_intent" in result.stderr
