@@ -38,7 +38,8 @@ class EvaluationSettings(BaseModel):
 
     `judge_model` (a name in `models`) scores the LLM-judged Ragas metrics of
     `judge_metrics`; each is averaged over `judge_repeats` runs, whose spread the report
-    keeps. Give the judge room: `max_new_tokens` of 512 or more."""
+    keeps. Give the judge room: `max_new_tokens` of 512 or more. `generator_model` writes
+    test sets (`docent testset`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,3 +49,4 @@ class EvaluationSettings(BaseModel):
     judge_model: str | None = None
     judge_repeats: int = Field(default=1, ge=1, le=20)
     judge_metrics: list[Literal[JUDGE_METRICS]] = list(JUDGE_METRICS)
+    generator_model: str | None = None

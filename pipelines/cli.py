@@ -651,6 +651,64 @@ def eval_command(
 
 @cli.command()
 @click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option("--size", default=20, show_default=True, help="How many questions to write.")
+@click.option(
+    "--max-chunks",
+    default=200,
+    show_default=True,
+    help="At most this many chunks, spread over the collection, are read.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The JSONL file to write, in the format docent eval reads.",
+)
+def testset(config: str | None, size: int, max_chunks: int, output: Path) -> None:
+    """Write an evaluation set from the ingested collection with Ragas' test-set generator.
+
+    Needs a capable model (evaluation.generator_model: a 7B+ instruction model with a context
+    window of at least 4,096 tokens, e.g. on an OpenAI-compatible endpoint); the shipped
+    270M model is refused. Check the questions by hand before gating on them.
+
+    \b
+    Example:
+      docent testset --config team.yaml --size 50 -o golden.jsonl
+      docent eval golden.jsonl --threshold faithfulness=0.8
+    """
+    from components.shipped_models import embedding_model_path, sentence_encoder
+    from evaluation.testset import check_generator, generate_testset
+    from pipelines.qa import QAPipeline
+
+    settings = _settings(config)
+    name = settings.evaluation.generator_model
+    card = settings.models.get(name) if name else None
+    check_generator(name, card.model if card else "", card.context_window if card else 0)
+    qa = QAPipeline.from_settings(settings)
+    try:
+        documents = qa.store.filter_documents()
+        if not documents:
+            raise DocentError(
+                f"the collection {settings.store.collection!r} is empty: ingest documents first"
+            )
+        step = max(1, len(documents) // max_chunks)
+        chunks = [d.content for d in documents[::step][:max_chunks] if d.content]
+        click.echo(f"writing {size} questions from {len(chunks)} chunks with {name}", err=True)
+        rows = generate_testset(
+            chunks,
+            size,
+            lambda prompt, schema: qa.complete(prompt, schema, models=[name]).answer,
+            sentence_encoder(embedding_model_path(settings.embedding.model)),
+        )
+    finally:
+        qa.close()
+    output.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    click.echo(f"{len(rows)} questions written to {output}")
+
+
+@cli.command()
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
 @click.option("--limit", default=20, show_default=True, help="How many decisions to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the decisions as a JSON list.")
 def audit(config: str | None, limit: int, as_json: bool) -> None:

@@ -261,12 +261,12 @@ class Settings(BaseModel):
         tie = self.intents.tie_break_model
         if tie is not None and tie not in self.models:
             raise ValueError(f"intents.tie_break_model: unknown model {tie!r}")
-        eval_judge = self.evaluation.judge_model
-        if eval_judge is not None and eval_judge not in self.models:
-            raise ValueError(
-                f"evaluation.judge_model: unknown model {eval_judge!r}; "
-                f"known: {', '.join(self.models)}"
-            )
+        for key in ("judge_model", "generator_model"):
+            name = getattr(self.evaluation, key)
+            if name is not None and name not in self.models:
+                raise ValueError(
+                    f"evaluation.{key}: unknown model {name!r}; known: {', '.join(self.models)}"
+                )
         classified = self.intents.examples or self.intents.examples_file is not None
         if not classified and self.intents.default_intent not in self.routes:
             raise ValueError(

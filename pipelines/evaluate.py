@@ -1,6 +1,7 @@
 """`docent eval`: run the query pipeline over an evaluation set, score it, and gate it."""
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -198,6 +199,8 @@ def evaluate_retrieval(
     return report, gates
 
 
+CITATION_MARK = re.compile(r"\s*\[\d+\]")
+
 # Labels a data set may give its out-of-scope items (CLINC150 uses "oos").
 OUT_OF_SCOPE_LABELS = frozenset({"oos", "out_of_scope", "out-of-scope"})
 
@@ -274,19 +277,21 @@ def _score(
         record["error"] = str(e)
     sources = [d.meta.get("source", "") for d in retrieved]
     scores: dict[str, float] = {"answered": float(decision not in ("abstain", "error"))}
+    # The citation markers are not part of the answer's text.
+    text = CITATION_MARK.sub("", reply).strip()
     if item.references:
-        scores["exact_match"] = exact_match(reply, item.references)
-        scores["token_f1"] = token_f1(reply, item.references)
+        scores["exact_match"] = exact_match(text, item.references)
+        scores["token_f1"] = token_f1(text, item.references)
     if item.reference_ids:
         scores["retrieval_hit"] = float(
-            any(s.endswith(ref) for s in sources for ref in item.reference_ids)
+            any(_same_source(s, ref) for s in sources for ref in item.reference_ids)
         )
     reference = item.references[0] if item.references else None
     contexts = [d.content or "" for d in retrieved]
     scores.update(
         ragas_scores(
             question=item.question,
-            response=reply,
+            response=text,
             reference=reference,
             retrieved_contexts=contexts,
             reference_contexts=list(item.reference_contexts),
@@ -299,7 +304,7 @@ def _score(
                 judge,
                 embedding,
                 question=item.question,
-                response=reply,
+                response=text,
                 reference=reference,
                 retrieved_contexts=contexts,
                 metrics=settings.judge_metrics,
@@ -323,6 +328,12 @@ def _score(
         seconds=round(time.perf_counter() - started, 3),
     )
     return record
+
+
+def _same_source(source: str, reference: str) -> bool:
+    """Whether a chunk's source is the reference: the same, or a path or record id ending in
+    it (`docs/faq.md` matches `faq.md`; `squad:0-1` matches `0-1` but not `10-1`)."""
+    return source == reference or source.endswith(("/" + reference, ":" + reference))
 
 
 def _regressions(records, baseline, metrics, settings) -> list[GateResult]:

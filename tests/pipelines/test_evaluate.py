@@ -268,3 +268,30 @@ def test_an_intent_set_is_scored_with_the_configured_classifier(tmp_path):
         [*args[:2], str(wrong), *args[3:]], env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode != 0 and "no_such_intent" in result.stderr
+
+
+def test_testset_generation_without_a_capable_model_says_what_to_configure(tmp_path):
+    env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data")}
+    args = [str(DOCENT), "testset", "-o", str(tmp_path / "golden.jsonl")]
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "needs a capable LLM" in result.stderr
+    assert "evaluation.generator_model" in result.stderr
+    config = tmp_path / "tiny.yaml"
+    config.write_text("evaluation:\n  generator_model: gemma-3-270m\n")
+    result = subprocess.run(
+        [*args, "--config", str(config)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0 and "too small" in result.stderr
+    assert not (tmp_path / "golden.jsonl").exists()
+
+
+def test_the_generator_reads_the_schema_ragas_states():
+    from ragas.prompt import PydanticPrompt
+    from ragas.testset.synthesizers.single_hop.prompts import QueryAnswerGenerationPrompt
+
+    from evaluation.testset import stated_schema
+
+    prompt: PydanticPrompt = QueryAnswerGenerationPrompt()
+    text = prompt.to_string(prompt.examples[0][0])
+    assert stated_schema(text) == prompt.output_model.model_json_schema()
+    assert stated_schema("Write a question about the passage.") is None
