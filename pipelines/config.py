@@ -33,7 +33,12 @@ DATA_DIR_ENV = "DOCENT_DATA_DIR"
 class RetrievalSettings(BaseModel):
     """Hybrid retrieval and the runtime gate on it: below `min_similarity` (the best passage's
     cosine similarity to the question) docent abstains; below `escalate_below` the evidence
-    is weak and the rag route skips its first (cheapest) model for the next one."""
+    is weak and the rag route skips its first (cheapest) model for the next one.
+
+    `fusion` merges the dense and sparse lists: "rrf" (reciprocal rank fusion inside Qdrant,
+    over the top 10 of each list) or "score" (the `candidates` best of each list, scored by
+    `fusion_weights` times their raw scores, cosine plus a small share of BM25, and grouped
+    by file with `fusion_group_by`; SciFact nDCG@10 0.749 against 0.727, bench/scifact.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,6 +46,23 @@ class RetrievalSettings(BaseModel):
     min_similarity: float = Field(default=0.3, ge=-1, le=1)
     max_similarity_gap: float = Field(default=0.2, ge=0, le=2)
     escalate_below: float | None = Field(default=None, ge=-1, le=1)
+    fusion: Literal["rrf", "score"] = "rrf"
+    fusion_weights: dict[str, float] = {"dense": 1.0, "sparse": 0.015}
+    fusion_group_by: str | None = "source"
+    candidates: int = Field(default=100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _weights(self) -> "RetrievalSettings":
+        if set(self.fusion_weights) != {"dense", "sparse"}:
+            raise ValueError(
+                "retrieval.fusion_weights: give exactly the weights of dense and sparse "
+                f"(got {', '.join(self.fusion_weights) or 'none'})"
+            )
+        if any(w < 0 for w in self.fusion_weights.values()) or not any(
+            self.fusion_weights.values()
+        ):
+            raise ValueError("retrieval.fusion_weights: at least 0 each, and not both 0")
+        return self
 
 
 class ModelSettings(BaseModel):
@@ -93,11 +115,14 @@ class RouteSettings(BaseModel):
     `handoff` hands the conversation to a human; `reply` and `refuse` answer with `message`.
     `capability` picks the models (cheapest first) unless `models` names the chain;
     `json_schema` asks for JSON of that shape (validated; a mismatch counts as a failure).
+    `answer_style` of a rag route: "sentence" (a short cited sentence) or "short" (the span
+    that answers a factoid question, from the retrieved sentence most like the question).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: RouteType = "rag"
+    answer_style: Literal["sentence", "short"] = "sentence"
     capability: str | None = None
     models: list[str] | None = None
     message: str | None = None

@@ -30,6 +30,43 @@ EXAMPLES = (
     "Question: How much of the lunch price does the company pay?\n"
     "Answer: The company covers half of the price of lunch [2].\n\n"
 )
+# The "short" style: the span that answers a factoid question, shown by five worked examples
+# of the kinds of answer (a time, a share, a name, a place, a number).
+SHORT_INSTRUCTION = "Answer each question with a short span copied from its context."
+SHORT_EXAMPLES = "".join(
+    f"Context: {context}\nQuestion: {question}\nAnswer: {answer}\n\n"
+    for context, question, answer in (
+        (
+            "The cafeteria on the second floor is open from 8:00 to 16:00 on weekdays. "
+            "Breakfast is served until 10:00.",
+            "Until what time is breakfast served?",
+            "10:00",
+        ),
+        (
+            "Meals are paid with the employee badge; the company covers half of the price of "
+            "lunch.",
+            "How much of the lunch price does the company pay?",
+            "half",
+        ),
+        (
+            "The library was founded in 1854 by the merchant Thomas Crane, who donated his "
+            "collection of maps.",
+            "Who founded the library?",
+            "Thomas Crane",
+        ),
+        (
+            "The bridge, which spans the Elbe river, was completed after four years of "
+            "construction.",
+            "Which river does the bridge span?",
+            "the Elbe river",
+        ),
+        (
+            "During the 2009 season the team won eleven games, more than in any season before.",
+            "How many games did the team win in 2009?",
+            "eleven",
+        ),
+    )
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"\w+")
 # A passage cut shorter than this is not worth its place in the prompt.
@@ -109,13 +146,20 @@ class ContextPacker:
         return len(self._vocab.tokenize(text.encode(), add_bos=False, special=False))
 
     @component.output_types(prompt=str, documents=list[Document], prompt_tokens=int)
-    def run(self, question: str, documents: list[Document]) -> dict[str, Any]:
+    def run(
+        self, question: str, documents: list[Document], style: str = "sentence"
+    ) -> dict[str, Any]:
         """Build the prompt for `question` from `documents`, best first.
 
+        :param style: "sentence" (a cited sentence from numbered passages) or "short" (a
+            span copied from the context, the passages' text run together).
         :returns: `prompt`, `documents`, the chunks it holds, numbered from 1, and
             `prompt_tokens`, the prompt's size (with the beginning-of-text token).
         """
-        frame = f"{INSTRUCTION}\n\n{EXAMPLES}Context:\n\n\nQuestion: {question}\nAnswer:"
+        if style not in ("sentence", "short"):
+            raise ValueError(f"style must be sentence or short (got {style!r})")
+        short = style == "short"
+        frame = self._prompt(question, "", short)
         frame_tokens = self.count_tokens(frame) + 1
         budget = self.context_window - self.max_new_tokens - frame_tokens
         passages: list[str] = []
@@ -126,7 +170,7 @@ class ContextPacker:
             if any(_overlap(own, other) > self.max_overlap for other in shingles):
                 continue
             title = document.meta.get("section") or Path(document.meta.get("source", "")).name
-            header = f"[{len(packed) + 1}] {title}\n"
+            header = "" if short else f"[{len(packed) + 1}] {title}\n"
             fitted = self._fit(header, _body(document), budget)
             if fitted is None:
                 break
@@ -136,9 +180,18 @@ class ContextPacker:
             shingles.append(own)
             budget -= tokens
         context = "\n\n".join(passages)
-        prompt = f"{INSTRUCTION}\n\n{EXAMPLES}Context:\n{context}\n\nQuestion: {question}\nAnswer:"
+        prompt = self._prompt(question, context, short)
         used = self.context_window - self.max_new_tokens - budget
         return {"prompt": prompt, "documents": packed, "prompt_tokens": used}
+
+    @staticmethod
+    def _prompt(question: str, context: str, short: bool) -> str:
+        if short:
+            return (
+                f"{SHORT_INSTRUCTION}\n\n{SHORT_EXAMPLES}Context: {context}\n"
+                f"Question: {question}\nAnswer:"
+            )
+        return f"{INSTRUCTION}\n\n{EXAMPLES}Context:\n{context}\n\nQuestion: {question}\nAnswer:"
 
     def _fit(self, header: str, text: str, budget: int) -> tuple[str, int] | None:
         """`text` whole, or cut at the last sentence end that fits, or None; with the tokens

@@ -47,3 +47,50 @@ def test_empty_question_is_refused(qa):
 
     with pytest.raises(DocentError, match="question is empty"):
         qa.ask("   ")
+
+
+def test_the_short_answer_style_answers_with_the_span_from_the_best_sentence(qa):
+    from pipelines.config import Settings
+    from pipelines.qa import QAPipeline
+
+    settings = Settings.model_validate(
+        {
+            "data_dir": str(qa.settings.data_path),
+            "routes": {"question": {"answer_style": "short"}},
+        }
+    )
+    short = QAPipeline(settings, qa.store)
+    for question, (fact, file_name) in QUESTIONS.items():
+        answer = short.ask(question)
+        assert answer.decision == "pass" and fact.lower() in answer.answer.lower(), question
+        # The span and its citation, not a sentence.
+        assert len(answer.answer.replace("[1]", "").split()) <= 5, answer.answer
+        cited = answer.citations[0]
+        assert Path(cited.source).name == file_name and fact in cited.snippet
+        # The passage is the one sentence most like the question.
+        assert cited.snippet.count(". ") == 0 and "focus" in answer.timings
+
+
+def test_score_fusion_retrieves_and_answers_like_rrf(qa):
+    from pipelines.config import Settings
+    from pipelines.qa import QAPipeline
+
+    settings = Settings.model_validate(
+        {"data_dir": str(qa.settings.data_path), "retrieval": {"fusion": "score"}}
+    )
+    fused = QAPipeline(settings, qa.store)
+    for question, (_, file_name) in QUESTIONS.items():
+        found = fused.search(question)
+        assert Path(found[0].meta["source"]).name == file_name, question
+        assert found[0].meta["dense_score"] is not None and found[0].meta["similarity"] > 0.3
+    assert fused.search("Who won the football world cup in 1966?") == []
+    assert fused.search("Which warehouse do orders ship from?", tenant="nobody") == []
+    answer = fused.ask("Which warehouse do orders ship from?")
+    assert "Rotterdam" in answer.answer and answer.decision == "pass"
+
+
+def test_fusion_weights_are_checked():
+    from pipelines.config import Settings
+
+    with pytest.raises(ValueError, match="exactly the weights of dense and sparse"):
+        Settings.model_validate({"retrieval": {"fusion_weights": {"dense": 1.0}}})
