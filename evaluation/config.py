@@ -38,7 +38,8 @@ class EvaluationSettings(BaseModel):
 
     `judge_model` (a name in `models`) scores the LLM-judged Ragas metrics of
     `judge_metrics`; each is averaged over `judge_repeats` runs, whose spread the report
-    keeps. Give the judge room: `max_new_tokens` of 512 or more. `generator_model` writes
+    keeps (repeats vary only when the judge model samples: a `temperature` above 0). Give
+    the judge room: `max_new_tokens` of 512 or more. `generator_model` writes
     test sets (`docent testset`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
