@@ -639,6 +639,8 @@ def eval_command(
         click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
     else:
         click.echo(f"{report['items_scored']} items in {report['seconds']} s")
+        if report.get("note"):
+            click.echo(f"  note: {report['note']}")
         for metric, interval in report["summary"].items():
             click.echo(
                 f"  {metric:14} {interval['mean']:.3f}  "

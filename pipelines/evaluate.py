@@ -196,6 +196,12 @@ def evaluate_retrieval(
         "ingested": ingest.count("ingested"),
         "unchanged": ingest.count("unchanged"),
     }
+    if settings.retrieval.fusion == "rrf":
+        report["note"] = (
+            "retrieval.fusion rrf fuses the top 10 chunks of each list inside Qdrant, so "
+            "recall@100 counts at most 20 chunks; retrieval.fusion: score fuses "
+            "retrieval.candidates of each"
+        )
     return report, gates
 
 
