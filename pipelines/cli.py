@@ -170,6 +170,36 @@ def ingest(
 
 
 @cli.command()
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--max-waiting",
+    default=8,
+    show_default=True,
+    help="Requests that may wait for the model; one more is answered 429 with Retry-After.",
+)
+def serve(config: str | None, host: str, port: int, max_waiting: int) -> None:
+    """Serve the query pipeline over HTTP: POST /v1/ask, GET /healthz, GET /readyz; OpenAPI
+    docs at /docs.
+
+    \b
+    Example:
+      docent serve --port 8000 &
+      curl -s localhost:8000/v1/ask -H 'content-type: application/json' \\
+        -d '{"question": "How many days per week can employees work remotely?"}'
+    """
+    import uvicorn
+
+    from pipelines.qa import QAPipeline
+    from pipelines.service import create_app
+
+    settings = _settings(config)
+    app = create_app(lambda: QAPipeline.from_settings(settings), max_waiting=max_waiting)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.command()
 @click.argument("questions", nargs=-1, required=True)
 @click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
 @click.option(
