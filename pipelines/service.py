@@ -1,8 +1,10 @@
 """`docent serve`: the query pipeline as an HTTP service (FastAPI), with OpenAPI docs at /docs.
 
 Endpoints so far: `GET /healthz` (the process answers), `GET /readyz` (models loaded, store
-reachable) and `POST /v1/ask` (the whole answer trace: answer, citations, decision, intent,
-route, models tried, verification, retrieval gate, cost, timings, trace id).
+reachable), `POST /v1/ask` (the whole answer trace: answer, citations, decision, intent,
+route, models tried, verification, retrieval gate, cost, timings, trace id) and
+`POST /v1/chat/completions` (OpenAI-compatible, without streaming yet; the trace in the
+extra field `docent`).
 
 The in-process model serves one request at a time: requests wait their turn, at most
 `max_waiting` of them; one more is answered 429 with `Retry-After`, so that a burst is told to
@@ -10,6 +12,7 @@ come back rather than queued without bound.
 """
 
 import threading
+import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +29,27 @@ class AskRequest(BaseModel):
     """A question for the knowledge base."""
 
     question: str = Field(min_length=1, max_length=4000)
+
+
+class ChatMessage(BaseModel):
+    """One message of an OpenAI-style chat: content as text or as a list of parts."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text (the text parts, joined)."""
+        if isinstance(self.content, list):
+            return " ".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    """The fields of an OpenAI chat completion request that docent uses; others are ignored."""
+
+    model: str = "docent"
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
 
 
 def create_app(open_pipeline: Callable[[], QAPipeline], max_waiting: int = 8) -> Any:
@@ -81,6 +105,44 @@ def create_app(open_pipeline: Callable[[], QAPipeline], max_waiting: int = 8) ->
     @app.post("/v1/ask")
     def ask(request: AskRequest) -> JSONResponse:
         """Answer one question: the answer with its citations and the trace of decisions."""
+        return JSONResponse(answer_of(request.question).to_dict())
+
+    @app.post("/v1/chat/completions")
+    def chat_completions(request: ChatRequest) -> JSONResponse:
+        """OpenAI-compatible: the last user message is the question. The answer is the
+        assistant message; its citations and trace travel in the extra field `docent` (the
+        same object `/v1/ask` returns)."""
+        if request.stream:
+            raise HTTPException(400, "streaming is not supported yet; send stream: false")
+        users = [m for m in request.messages if m.role == "user" and m.text().strip()]
+        if not users:
+            raise HTTPException(400, "the messages hold no user message with text")
+        answer = answer_of(users[-1].text())
+        tokens = answer.tokens
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{answer.trace_id}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": answer.model or request.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": answer.answer},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": tokens["prompt"],
+                    "completion_tokens": tokens["completion"],
+                    "total_tokens": tokens["prompt"] + tokens["completion"],
+                },
+                "docent": answer.to_dict(),
+            }
+        )
+
+    def answer_of(question: str) -> Any:
+        """The pipeline's answer, in turn; 429 when too many wait, 400/503 on errors."""
         with count:
             # The one being answered and those waiting for it.
             if state["waiting"] > max_waiting:
@@ -92,7 +154,7 @@ def create_app(open_pipeline: Callable[[], QAPipeline], max_waiting: int = 8) ->
             state["waiting"] += 1
         try:
             with turn:
-                answer = state["pipeline"].ask(request.question)
+                answer = state["pipeline"].ask(question)
         except AllModelsFailedError as e:
             raise HTTPException(503, str(e)) from e
         except DocentError as e:
@@ -100,6 +162,6 @@ def create_app(open_pipeline: Callable[[], QAPipeline], max_waiting: int = 8) ->
         finally:
             with count:
                 state["waiting"] -= 1
-        return JSONResponse(answer.to_dict())
+        return answer
 
     return app

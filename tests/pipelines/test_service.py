@@ -97,3 +97,27 @@ def test_a_burst_beyond_the_queue_bound_gets_429_and_none_is_lost(service):
     assert 429 in codes
     for refused in (r for r in results if r.status_code == 429):
         assert refused.headers["retry-after"] == "2"
+
+
+def test_the_official_openai_client_gets_answers_and_citations(service):
+    from openai import BadRequestError, OpenAI
+
+    client = OpenAI(base_url=f"{service}/v1", api_key="unused", timeout=120, max_retries=0)
+    question = "How many beans do loyalty members earn per euro spent?"
+    fact, file_name = QUESTIONS[question]
+    completion = client.chat.completions.create(
+        model="docent",
+        messages=[
+            {"role": "system", "content": "Answer from the documents."},
+            {"role": "user", "content": question},
+        ],
+    )
+    assert fact in completion.choices[0].message.content
+    assert completion.choices[0].finish_reason == "stop" and completion.usage.total_tokens > 0
+    trace = completion.model_extra["docent"]
+    assert trace["citations"][0]["source"].endswith(file_name)
+    assert completion.id == f"chatcmpl-{trace['trace_id']}"
+    with pytest.raises(BadRequestError, match="streaming is not supported yet"):
+        client.chat.completions.create(
+            model="docent", messages=[{"role": "user", "content": question}], stream=True
+        )
