@@ -18,7 +18,7 @@ from ragas.embeddings.base import BaseRagasEmbeddings
 from ragas.llms.base import BaseRagasLLM
 
 from components.errors import ConfigError
-from evaluation.ragas_scoring import bounded_schema
+from evaluation.ragas_scoring import LocalEmbedding, bounded_schema
 
 # complete(prompt, json_schema or None) -> the reply's text.
 CompleteText = Callable[[str, dict[str, Any] | None], str]
@@ -28,28 +28,30 @@ MIN_CONTEXT_WINDOW = 4096
 WEAK_MODELS = {"gemma-3-270m"}
 
 
-def check_generator(name: str | None, model: str, context_window: int) -> None:
+def check_generator(name: str | None, card: Any | None) -> None:
     """Refuse, with what to do, a generator that is missing or cannot write a test set.
+
+    :param card: the model's settings (`model`, `context_window`), None when `name` is.
 
     Raises:
         ConfigError: no generator model is configured, or it is the shipped 270M model, or
             its context window is under 4,096 tokens.
     """
-    if name is None:
+    if name is None or card is None:
         raise ConfigError(
             "test-set generation needs a capable LLM, and none is configured: add one to "
             "`models` (e.g. an OpenAI-compatible endpoint serving a 7B+ instruction model with a "
             "context window of 8k tokens) and name it in evaluation.generator_model"
         )
-    if model in WEAK_MODELS:
+    if card.model in WEAK_MODELS:
         raise ConfigError(
-            f"evaluation.generator_model {name!r} is the shipped {model}: too small to write "
+            f"evaluation.generator_model {name!r} is the shipped {card.model}: too small to write "
             "questions and answers Ragas can use. Name a capable model (7B+, e.g. served by "
             "llama.cpp or vLLM) instead"
         )
-    if context_window < MIN_CONTEXT_WINDOW:
+    if card.context_window < MIN_CONTEXT_WINDOW:
         raise ConfigError(
-            f"evaluation.generator_model {name!r} has a context window of {context_window} "
+            f"evaluation.generator_model {name!r} has a context window of {card.context_window} "
             f"tokens; Ragas' generator needs at least {MIN_CONTEXT_WINDOW}"
         )
 
@@ -105,12 +107,11 @@ class RagasTextEmbeddings(BaseRagasEmbeddings):
     def __init__(self, encoder: Any) -> None:
         """Embed with `encoder`, a loaded `SentenceTransformer` (normalised vectors)."""
         super().__init__()
-        self.encoder = encoder
+        self.local = LocalEmbedding(encoder)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """The vectors of `texts`."""
-        vectors = self.encoder.encode(texts, normalize_embeddings=True, show_progress_bar=False)
-        return [v.tolist() for v in vectors]
+        return self.local.embed_texts(texts)
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of one text."""

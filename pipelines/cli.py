@@ -634,26 +634,18 @@ def eval_command(
             )
         finally:
             bar.close()
-    elif fmt == "intents":
-        examples = load_intents(dataset, split)
-        examples = examples[:limit] if limit else examples
-        qa = QAPipeline.from_settings(settings)
-        bar = tqdm(total=len(examples), unit="text", desc="eval", file=sys.stderr)
-        try:
-            report, gates = evaluate_intents(
-                qa, examples, gates_settings, previous, on_item=lambda n: bar.update(1)
-            )
-        finally:
-            bar.close()
-            qa.close()
     else:
-        items = load_squad(dataset)[0] if fmt == "squad" else load_jsonl(dataset)
-        items = items[:limit] if limit else items
+        if fmt == "intents":
+            entries, run, unit = load_intents(dataset, split), evaluate_intents, "text"
+        else:
+            entries = load_squad(dataset)[0] if fmt == "squad" else load_jsonl(dataset)
+            run, unit = evaluate, "question"
+        entries = entries[:limit] if limit else entries
         qa = QAPipeline.from_settings(settings)
-        bar = tqdm(total=len(items), unit="question", desc="eval", file=sys.stderr)
+        bar = tqdm(total=len(entries), unit=unit, desc="eval", file=sys.stderr)
         try:
-            report, gates = evaluate(
-                qa, items, gates_settings, previous, on_item=lambda n: bar.update(1)
+            report, gates = run(
+                qa, entries, gates_settings, previous, on_item=lambda n: bar.update(1)
             )
         finally:
             bar.close()
@@ -715,8 +707,7 @@ def testset(config: str | None, size: int, max_chunks: int, output: Path) -> Non
 
     settings = _settings(config)
     name = settings.evaluation.generator_model
-    card = settings.models.get(name) if name else None
-    check_generator(name, card.model if card else "", card.context_window if card else 0)
+    check_generator(name, settings.models.get(name) if name else None)
     qa = QAPipeline.from_settings(settings)
     try:
         documents = qa.store.filter_documents()

@@ -3,8 +3,6 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,10 +17,10 @@ from pipelines.batch import (
     make_task,
 )
 from pipelines.config import load_settings
+from tests.cli import docent
 from tests.corpus import QUESTIONS
 
 REPO = Path(__file__).resolve().parents[2]
-DOCENT = Path(sys.executable).with_name("docent")
 
 
 def test_questions_are_answered_with_citations_and_resumed(tmp_path, qa):
@@ -83,13 +81,13 @@ def test_batch_classify_from_the_command_line_resumes(tmp_path):
 
     def run(*paths) -> dict:
         args = ["batch", "classify", "--json", "--quiet", "-o", str(out)]
-        result = subprocess.run(
-            [str(DOCENT), *args, "--config", str(REPO / "configs/support.yaml"), *map(str, paths)],
+        result = docent(
+            *args,
+            "--config",
+            str(REPO / "configs/support.yaml"),
+            *map(str, paths),
             env=env,
-            capture_output=True,
-            text=True,
             timeout=300,
-            check=False,
         )
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import docent
 from tests.corpus import write_bad_files, write_corpus
-
-DOCENT = Path(sys.executable).with_name("docent")
 
 # Loaded by every Python process started with this folder on PYTHONPATH: any attempt to resolve
 # a host name or open an internet socket is written to a log and fails.
@@ -69,12 +68,6 @@ def offline_env(tmp_path):
         DOCENT_TEST_NETWORK_LOG=str(tmp_path / "network.log"),
     )
     return env
-
-
-def docent(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(DOCENT), *args], check=False, env=env, capture_output=True, text=True, timeout=600
-    )
 
 
 def test_ingest_then_ask_offline_on_the_embedded_store(tmp_path, offline_env):

@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -18,10 +16,10 @@ from pipelines.config import Settings
 from pipelines.evaluate import evaluate
 from pipelines.qa import QAPipeline
 from tests.browser import chromium_page
+from tests.cli import docent
 from tests.corpus import QUESTIONS
 from tests.servers import LlamaServer, unused_base_url
 
-DOCENT = Path(sys.executable).with_name("docent")
 ITEMS = [
     EvalItem(str(n), question, (fact,), (), (file_name,))
     for n, (question, (fact, file_name)) in enumerate(QUESTIONS.items())
@@ -74,23 +72,17 @@ def test_eval_command_exits_1_when_a_gate_fails_and_writes_junit(tmp_path):
         )
     )
     env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "empty")}
-    result = subprocess.run(
-        [
-            str(DOCENT),
-            "eval",
-            str(golden),
-            "--threshold",
-            "answered=0.5",
-            "--junit",
-            str(tmp_path / "gates.xml"),
-            "-o",
-            str(tmp_path / "run.json"),
-        ],
+    result = docent(
+        "eval",
+        str(golden),
+        "--threshold",
+        "answered=0.5",
+        "--junit",
+        str(tmp_path / "gates.xml"),
+        "-o",
+        str(tmp_path / "run.json"),
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
     # Nothing is ingested: every question fails with the reason, and the gate says so.
     assert result.returncode == 1, result.stderr
@@ -133,8 +125,8 @@ def test_beir_retrieval_is_scored_from_the_command_line(tmp_path):
     )
     (beir / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
     env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data")}
-    args = [str(DOCENT), "eval", str(beir), "--threshold", "ndcg@10=0.9", "--json"]
-    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
+    args = ["eval", str(beir), "--threshold", "ndcg@10=0.9", "--json"]
+    result = docent(*args, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["summary"]["ndcg@10"]["mean"] == 1.0
@@ -246,14 +238,16 @@ def test_an_intent_set_is_scored_with_the_configured_classifier(tmp_path):
     data = tmp_path / "intents.json"
     data.write_text(json.dumps({"val": examples, "train": []}))
     env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data")}
-    args = [str(DOCENT), "eval", str(data), "--format", "intents", "--config", str(config)]
-    result = subprocess.run(
-        [*args, "--split", "val", "--threshold", "intent_accuracy=0.5", "--json"],
+    args = ["eval", str(data), "--format", "intents", "--config", str(config)]
+    result = docent(
+        *args,
+        "--split",
+        "val",
+        "--threshold",
+        "intent_accuracy=0.5",
+        "--json",
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -264,23 +258,19 @@ def test_an_intent_set_is_scored_with_the_configured_classifier(tmp_path):
 
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps([["hello", "no_such_intent"]]))
-    result = subprocess.run(
-        [*args[:2], str(wrong), *args[3:]], env=env, capture_output=True, text=True, timeout=300
-    )
+    result = docent(args[0], str(wrong), *args[2:], env=env, timeout=300)
     assert result.returncode != 0 and "no_such_intent" in result.stderr
 
 
 def test_testset_generation_without_a_capable_model_says_what_to_configure(tmp_path):
     env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data")}
-    args = [str(DOCENT), "testset", "-o", str(tmp_path / "golden.jsonl")]
-    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    args = ["testset", "-o", str(tmp_path / "golden.jsonl")]
+    result = docent(*args, env=env, timeout=120)
     assert result.returncode != 0 and "needs a capable LLM" in result.stderr
     assert "evaluation.generator_model" in result.stderr
     config = tmp_path / "tiny.yaml"
     config.write_text("evaluation:\n  generator_model: gemma-3-270m\n")
-    result = subprocess.run(
-        [*args, "--config", str(config)], env=env, capture_output=True, text=True, timeout=120
-    )
+    result = docent(*args, "--config", str(config), env=env, timeout=120)
     assert result.returncode != 0 and "too small" in result.stderr
     assert not (tmp_path / "golden.jsonl").exists()
 
