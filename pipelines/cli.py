@@ -179,9 +179,31 @@ def ingest(
     show_default=True,
     help="Requests that may wait for the model; one more is answered 429 with Retry-After.",
 )
-def serve(config: str | None, host: str, port: int, max_waiting: int) -> None:
-    """Serve the query pipeline over HTTP: POST /v1/ask, GET /healthz, GET /readyz; OpenAPI
-    docs at /docs.
+@click.option(
+    "--request-timeout",
+    default=120.0,
+    show_default=True,
+    help="Seconds a request may take, waiting included; beyond, 504.",
+)
+@click.option(
+    "--open",
+    "open_access",
+    is_flag=True,
+    help="Serve on a non-loopback address without API keys (anyone who can reach it may ask).",
+)
+def serve(
+    config: str | None,
+    host: str,
+    port: int,
+    max_waiting: int,
+    request_timeout: float,
+    open_access: bool,
+) -> None:
+    """Serve the knowledge base over HTTP: the web chat at /, POST /v1/ask, /v1/search,
+    /v1/chat/completions (OpenAI-compatible, streaming), /v1/feedback, GET /healthz, /readyz,
+    /metrics; OpenAPI docs at /docs.
+
+    Once an API key exists (`docent keys create`), every /v1 request needs one.
 
     \b
     Example:
@@ -191,12 +213,97 @@ def serve(config: str | None, host: str, port: int, max_waiting: int) -> None:
     """
     import uvicorn
 
+    from pipelines.keys import KeyStore
     from pipelines.qa import QAPipeline
     from pipelines.service import create_app
 
     settings = _settings(config)
-    app = create_app(lambda: QAPipeline.from_settings(settings), max_waiting=max_waiting)
+    keys = KeyStore(settings.keys_path)
+    if host not in ("127.0.0.1", "localhost", "::1") and not keys.active() and not open_access:
+        raise click.UsageError(
+            f"serving on {host} without API keys would let anyone who reaches it ask: create "
+            "one with `docent keys create NAME`, or pass --open"
+        )
+    app = create_app(
+        lambda: QAPipeline.from_settings(settings),
+        max_waiting=max_waiting,
+        request_timeout=request_timeout,
+        keys=keys,
+    )
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.group()
+def keys() -> None:
+    """API keys of `docent serve`: stored hashed, each with scopes and a tenant.
+
+    \b
+    Examples:
+      docent keys create helpdesk --tenant acme --scope ask
+      docent keys list
+      docent keys revoke 3f9a0c1d
+    """
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    default=("ask",),
+    show_default=True,
+    type=click.Choice(["ask", "ingest", "admin"]),
+    help="What the key may do; repeat for several.",
+)
+@click.option(
+    "--tenant",
+    help="Answer only from the documents ingested with --tenant TENANT (without: every chunk).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the id and key as JSON.")
+def keys_create(name, config, scopes, tenant, as_json) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from pipelines.keys import KeyStore
+
+    key_id, key = KeyStore(_settings(config).keys_path).create(name, list(scopes), tenant)
+    if as_json:
+        click.echo(json.dumps({"id": key_id, "key": key}))
+    else:
+        click.echo(f"Key {key_id} ({name}): {key}\nStore it now: it cannot be shown again.")
+
+
+@keys.command("list")
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the keys as a JSON list.")
+def keys_list(config, as_json) -> None:
+    """List the keys: id, name, tenant, scopes, and whether revoked (never the key)."""
+    from pipelines.keys import KeyStore
+
+    rows = KeyStore(_settings(config).keys_path).list()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        state = "revoked" if row["revoked"] else "active"
+        click.echo(
+            f"{row['id']}  {row['name']}  tenant={row['tenant'] or '*'}  "
+            f"scopes={row['scopes']}  {state}"
+        )
+    if not rows:
+        click.echo("No keys: docent serve answers anyone on its address.")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+def keys_revoke(key_id, config) -> None:
+    """Revoke a key by its id; requests with it get 401 at once."""
+    from pipelines.keys import KeyStore
+
+    if not KeyStore(_settings(config).keys_path).revoke(key_id):
+        raise click.ClickException(f"no active key has the id {key_id!r}; see `docent keys list`")
+    click.echo(f"Revoked {key_id}.")
 
 
 @cli.command()

@@ -327,6 +327,11 @@ class Settings(BaseModel):
         """The SQLite file of handoff tickets."""
         return self.data_path / "handoffs.sqlite"
 
+    @property
+    def keys_path(self) -> Path:
+        """The SQLite file of the service's API keys (hashed)."""
+        return self.data_path / "keys.sqlite"
+
     def open_indexer(self, rebuild: bool = False) -> "Indexer":
         """An `Indexer` over the configured store; `close()` it when done."""
         from ingest.indexing import open_indexer

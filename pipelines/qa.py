@@ -5,6 +5,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from haystack import Document, Pipeline, logging
@@ -39,6 +40,7 @@ from pipelines import prompts, timing
 from pipelines.answer import Answer, Citation
 from pipelines.config import RouteSettings, Settings
 from pipelines.registry import ModelRegistry
+from pipelines.streaming import Event, StreamRelay
 
 if TYPE_CHECKING:
     from components.intent.intent_classifier import IntentClassifier
@@ -155,6 +157,11 @@ class QAPipeline:
         self._masker = PiiMasker() if settings.safety.mask_pii else None
         self._audit = AuditLog(path=settings.audit_path) if settings.audit.enabled else None
 
+    @property
+    def audit(self) -> AuditLog | None:
+        """The audit log answers are recorded in, or None when `audit.enabled` is off."""
+        return self._audit
+
     @classmethod
     def from_settings(cls, settings: Settings) -> "QAPipeline":
         """Open the configured store and build the pipeline over it."""
@@ -177,10 +184,18 @@ class QAPipeline:
             self._classifier.warm_up()
         self.registry.warm_up()
 
-    def ask(self, question: str, tenant: str | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        tenant: str | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> Answer:
         """Answer `question` along the route of its intent.
 
         :param tenant: search only the chunks ingested for this tenant.
+        :param on_event: receives the answer as it streams (see `pipelines.streaming`):
+            draft pieces, restarts, and at the end the rest of the final text. With
+            `safety.mask_pii` nothing is streamed before the masked answer is final.
 
         Raises:
             DocentError: the question is empty, or a rag route finds nothing ingested.
@@ -192,6 +207,9 @@ class QAPipeline:
         started = time.perf_counter()
         answer = Answer(question, "", [], False, trace_id=uuid.uuid4().hex)
         budget = Budget(self.settings.budget.max_tokens, self.settings.budget.max_cost)
+        relay = StreamRelay(on_event) if on_event is not None else None
+        # Unmasked drafts must not reach the client.
+        drafts = relay if self._masker is None else None
         with timing.collect() as timings:
             with timing.stage("classify"):
                 intent = self._classify(question, answer, budget)
@@ -200,18 +218,21 @@ class QAPipeline:
             )
             answer.route = route.type
             try:
-                self._follow(route, question, answer, budget, tenant)
+                self._follow(route, question, answer, budget, tenant, drafts)
             finally:
                 answer.cost = round(budget.cost, 8)
             if self._masker is not None:
                 answer.answer = self._masker.run(text=answer.answer)["text"]
+        if relay is not None:
+            why = (answer.verification or {}).get("reason")
+            relay.finish(answer.answer, f"docent abstained: {why}" if why else "final answer")
         answer.timings = {name: round(seconds, 4) for name, seconds in timings.items()}
         answer.timings["total"] = round(time.perf_counter() - started, 4)
         if self._audit is not None:
             record = answer.to_dict()
             if self._masker is not None:
                 record["question"] = self._masker.run(text=question)["text"]
-            self._audit.record(record)
+            self._audit.record(record, tenant=tenant)
         return answer
 
     def _classify(self, question: str, answer: Answer, budget: Budget) -> str:
@@ -249,8 +270,9 @@ class QAPipeline:
         answer: Answer,
         budget: Budget,
         tenant: str | None,
+        relay: StreamRelay | None = None,
     ):
-        """Carry out `route` for `question`, filling `answer`."""
+        """Carry out `route` for `question`, filling `answer` (streaming drafts to `relay`)."""
         if route.type in ("reply", "refuse"):
             answer.answer, answer.decision = route.message or "", route.type
         elif route.type == "handoff":
@@ -259,18 +281,25 @@ class QAPipeline:
             answer.answer = route.message or self.settings.handoff.message
             answer.decision = "handoff"
         elif route.type == "direct":
-            self._direct(route, question, answer, budget)
+            self._direct(route, question, answer, budget, relay)
         else:
-            self._rag(route, question, answer, budget, tenant)
+            self._rag(route, question, answer, budget, tenant, relay)
 
-    def _direct(self, route: RouteSettings, question: str, answer: Answer, budget: Budget):
+    def _direct(
+        self,
+        route: RouteSettings,
+        question: str,
+        answer: Answer,
+        budget: Budget,
+        relay: StreamRelay | None = None,
+    ):
         """Generate without retrieval: a conversational reply, or JSON of the route's schema."""
         if route.json_schema is not None:
             schema = json.dumps(route.json_schema)
             prompt = prompts.EXTRACT.format(schema=schema, question=question)
         else:
             prompt = prompts.DIRECT.format(question=question)
-        self._complete(prompt, route.needs, route.models, route.json_schema, answer, budget)
+        self._complete(prompt, route.needs, route.models, route.json_schema, answer, budget, relay)
         answer.decision = "extract" if route.json_schema is not None else "direct"
 
     def complete(
@@ -327,6 +356,7 @@ class QAPipeline:
         json_schema: dict[str, Any] | None,
         answer: Answer,
         budget: Budget,
+        relay: StreamRelay | None = None,
     ) -> None:
         """Route `prompt` to the cheapest capable model and fill the answer with its reply."""
         candidates = models or self.registry.cards
@@ -340,6 +370,7 @@ class QAPipeline:
                 budget,
                 json_schema=json_schema,
                 prompt_tokens=tokens,
+                on_event=relay,
             )
         if result.reply is None:
             raise AllModelsFailedError(result.reasons or [r for _, r in plan.skipped])
@@ -354,6 +385,7 @@ class QAPipeline:
         answer: Answer,
         budget: Budget,
         tenant: str | None,
+        relay: StreamRelay | None = None,
     ):
         """Retrieve, generate, verify; escalate weak answers; abstain when nothing is left."""
         if self.store.count_documents() == 0:
@@ -411,6 +443,7 @@ class QAPipeline:
                     budget,
                     json_schema=route.json_schema,
                     prompt_tokens=tokens,
+                    on_event=relay,
                 )
             failures += result.reasons
             if result.reply is None:
@@ -428,13 +461,14 @@ class QAPipeline:
                 best = (score, result.model, check, (cited, result.value))
             if check["supported"] and cited.meta["supported"]:
                 break
-            answer.models_tried.append(
-                ModelCall(
-                    result.model,
-                    "weak_answer",
-                    f"verification {score:.2f} below {self.settings.verification.threshold}",
-                ).to_dict()
+            weak_answer = ModelCall(
+                result.model,
+                "weak_answer",
+                f"verification {score:.2f} below {self.settings.verification.threshold}",
             )
+            answer.models_tried.append(weak_answer.to_dict())
+            if relay is not None and remaining:
+                relay.restart(f"{weak_answer.detail}: a stronger model answers", result.model)
         over_budget = bool(failures) and all("over budget" in line for line in failures)
         if best is None:
             if over_budget:
@@ -572,6 +606,7 @@ class QAPipeline:
         budget: Budget,
         json_schema: dict[str, Any] | None = None,
         prompt_tokens: dict[str, int] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> ChainResult:
         """Run the fallback chain and add its calls to the answer's trace and token count."""
         result = self.registry.chain.run(
@@ -579,6 +614,7 @@ class QAPipeline:
             prompt_tokens=prompt_tokens,
             json_schema=json_schema,
             budget=budget,
+            on_event=on_event,
         )
         for call in result.calls:
             answer.models_tried.append(call.to_dict())

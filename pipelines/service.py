@@ -1,80 +1,137 @@
 """`docent serve`: the query pipeline as an HTTP service (FastAPI), with OpenAPI docs at /docs.
 
-Endpoints so far: `GET /healthz` (the process answers), `GET /readyz` (models loaded, store
-reachable), `POST /v1/ask` (the whole answer trace: answer, citations, decision, intent,
-route, models tried, verification, retrieval gate, cost, timings, trace id) and
-`POST /v1/chat/completions` (OpenAI-compatible, without streaming yet; the trace in the
-extra field `docent`).
+Endpoints: `POST /v1/ask` (the whole answer trace: answer, citations, decision, intent, route,
+models tried, verification, retrieval gate, cost, timings, trace id), `POST /v1/search`
+(retrieval only), `POST /v1/chat/completions` (OpenAI-compatible, streamed with `stream: true`;
+see `pipelines.openai_api` for where citations travel), `POST /v1/feedback` (a rating stored
+with the audit record), `GET /healthz`, `GET /readyz`, `GET /metrics` (Prometheus) and the web
+chat at `/`.
 
-The in-process model serves one request at a time: requests wait their turn, at most
-`max_waiting` of them; one more is answered 429 with `Retry-After`, so that a burst is told to
-come back rather than queued without bound.
+API keys (`docent keys create`): once a key exists, every `/v1` request needs
+`Authorization: Bearer KEY` with the endpoint's scope; the tenant comes from the key and
+filters retrieval, never from the request. Without keys the service is open (for one machine).
+
+The in-process model serves one request at a time: requests wait their turn in order, at most
+`max_waiting` of them; one more is answered 429 with `Retry-After`. A request not answered
+within `request_timeout` seconds gets 504 (a queued one is dropped unrun, so nothing is
+answered twice).
 """
 
+import asyncio
+import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager
-from typing import Any
+from importlib import resources
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import AllModelsFailedError, DocentError
+from pipelines.keys import OPEN, Caller, KeyStore
+from pipelines.metrics import ServiceMetrics
+from pipelines.openai_api import ChatRequest, ChunkWriter, completion
 from pipelines.qa import QAPipeline
 
 RETRY_AFTER_SECONDS = 2
 
 
 class AskRequest(BaseModel):
-    """A question for the knowledge base."""
+    """A question for the knowledge base (the tenant comes from the API key, not from here)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=4000)
 
 
-class ChatMessage(BaseModel):
-    """One message of an OpenAI-style chat: content as text or as a list of parts."""
+class SearchRequest(AskRequest):
+    """A retrieval-only request: the relevant passages, without generation."""
 
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        """The message's text (the text parts, joined)."""
-        if isinstance(self.content, list):
-            return " ".join(p.get("text", "") for p in self.content if p.get("type") == "text")
-        return self.content or ""
+    top_k: int = Field(default=5, ge=1, le=50)
 
 
-class ChatRequest(BaseModel):
-    """The fields of an OpenAI chat completion request that docent uses; others are ignored."""
+class FeedbackRequest(BaseModel):
+    """A person's rating of an answer, by its trace id."""
 
-    model: str = "docent"
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    model_config = ConfigDict(extra="forbid")
+
+    trace_id: str = Field(min_length=1, max_length=64)
+    rating: Literal["up", "down"]
+    comment: str = Field(default="", max_length=2000)
 
 
-def create_app(open_pipeline: Callable[[], QAPipeline], max_waiting: int = 8) -> Any:
+class Busy(Exception):
+    """The model's queue is full."""
+
+
+class ModelDesk:
+    """One worker runs the pipeline's calls in arrival order; at most `max_waiting` wait."""
+
+    def __init__(self, max_waiting: int, metrics: ServiceMetrics) -> None:
+        """A desk with an empty queue."""
+        self.max_waiting = max_waiting
+        self.metrics = metrics
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-model")
+        self._lock = threading.Lock()
+        self._holding = 0
+
+    def submit(self, work: Callable[[], Any]) -> Future:
+        """Queue `work`; Busy when the one being served and `max_waiting` others are there."""
+        with self._lock:
+            if self._holding > self.max_waiting:
+                self.metrics.rejected.labels("queue_full").inc()
+                raise Busy()
+            self._holding += 1
+            self.metrics.waiting.set(self._holding)
+        future = self._worker.submit(work)
+        future.add_done_callback(self._leave)
+        return future
+
+    def _leave(self, _: Future) -> None:
+        with self._lock:
+            self._holding -= 1
+            self.metrics.waiting.set(self._holding)
+
+    def close(self) -> None:
+        """Stop taking work; wait for the running call."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+
+def create_app(
+    open_pipeline: Callable[[], QAPipeline],
+    max_waiting: int = 8,
+    request_timeout: float = 120.0,
+    keys: KeyStore | None = None,
+) -> Any:
     """The FastAPI app over the pipeline `open_pipeline` returns (opened at start-up, warmed,
     and closed at shutdown).
 
     :param max_waiting: requests that may wait for the model; beyond, 429.
+    :param request_timeout: seconds a request may take, waiting included; beyond, 504.
+    :param keys: the API keys; while one is active, requests need a key.
     """
-    from fastapi import FastAPI, HTTPException
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse
+    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-    state: dict[str, Any] = {"pipeline": None, "waiting": 0}
-    turn = threading.Lock()
-    count = threading.Lock()
+    metrics = ServiceMetrics()
+    desk = ModelDesk(max_waiting, metrics)
+    state: dict[str, Any] = {"pipeline": None}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         pipeline = open_pipeline()
-        await run_in_threadpool(pipeline.warm_up)
+        await asyncio.get_running_loop().run_in_executor(None, pipeline.warm_up)
         state["pipeline"] = pipeline
         try:
             yield
         finally:
             state["pipeline"] = None
+            desk.close()
             pipeline.close()
 
     app = FastAPI(
@@ -82,6 +139,35 @@ def create_app(open_pipeline: Callable[[], QAPipeline], max_waiting: int = 8) ->
         summary="Answers with citations from your documents",
         lifespan=lifespan,
     )
+    bearer = HTTPBearer(auto_error=False)
+
+    def caller(scope: str) -> Callable[..., Caller]:
+        def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+            if keys is None or not keys.active():
+                return OPEN
+            if credentials is None:
+                raise HTTPException(
+                    401,
+                    "this service needs an API key: send Authorization: Bearer KEY",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            found = keys.check(credentials.credentials)
+            if found is None:
+                raise HTTPException(401, "the API key is unknown or revoked")
+            if not found.allows(scope):
+                raise HTTPException(403, f"the API key lacks the scope {scope!r}")
+            return found
+
+        return check
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.request(path, response.status_code, time.perf_counter() - started)
+        return response
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -102,66 +188,131 @@ def create_app(open_pipeline: Callable[[], QAPipeline], max_waiting: int = 8) ->
             )
         return JSONResponse({"ready": True, "chunks": chunks})
 
-    @app.post("/v1/ask")
-    def ask(request: AskRequest) -> JSONResponse:
-        """Answer one question: the answer with its citations and the trace of decisions."""
-        return JSONResponse(answer_of(request.question).to_dict())
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        """Prometheus metrics: requests, stage latencies, model calls, gates, tokens, cost."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
-    @app.post("/v1/chat/completions")
-    def chat_completions(request: ChatRequest) -> JSONResponse:
-        """OpenAI-compatible: the last user message is the question. The answer is the
-        assistant message; its citations and trace travel in the extra field `docent` (the
-        same object `/v1/ask` returns)."""
-        if request.stream:
-            raise HTTPException(400, "streaming is not supported yet; send stream: false")
-        users = [m for m in request.messages if m.role == "user" and m.text().strip()]
-        if not users:
-            raise HTTPException(400, "the messages hold no user message with text")
-        answer = answer_of(users[-1].text())
-        tokens = answer.tokens
+    @app.get("/", response_class=HTMLResponse)
+    def chat_page() -> str:
+        """The web chat for the knowledge base."""
+        return resources.files("pipelines").joinpath("web/chat.html").read_text("utf-8")
+
+    @app.post("/v1/ask")
+    def ask(request: AskRequest, who: Caller = Depends(caller("ask"))) -> JSONResponse:
+        """Answer one question: the answer with its citations and the trace of decisions."""
+        answer = run(lambda p: p.ask(request.question, tenant=who.tenant))
+        metrics.answer(answer.to_dict())
+        return JSONResponse(answer.to_dict())
+
+    @app.post("/v1/search")
+    def search(request: SearchRequest, who: Caller = Depends(caller("ask"))) -> JSONResponse:
+        """The passages relevant to a question (retrieval and the relevance floor only)."""
+        documents = run(lambda p: p.search(request.question, tenant=who.tenant))
         return JSONResponse(
             {
-                "id": f"chatcmpl-{answer.trace_id}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": answer.model or request.model,
-                "choices": [
+                "question": request.question,
+                "passages": [
                     {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": answer.answer},
-                        "finish_reason": "stop",
+                        "source": d.meta.get("source", ""),
+                        "page": d.meta.get("page"),
+                        "section": d.meta.get("section", ""),
+                        "text": d.content or "",
+                        "similarity": d.meta.get("similarity"),
                     }
+                    for d in documents[: request.top_k]
                 ],
-                "usage": {
-                    "prompt_tokens": tokens["prompt"],
-                    "completion_tokens": tokens["completion"],
-                    "total_tokens": tokens["prompt"] + tokens["completion"],
-                },
-                "docent": answer.to_dict(),
             }
         )
 
-    def answer_of(question: str) -> Any:
-        """The pipeline's answer, in turn; 429 when too many wait, 400/503 on errors."""
-        with count:
-            # The one being answered and those waiting for it.
-            if state["waiting"] > max_waiting:
-                raise HTTPException(
-                    429,
-                    f"{max_waiting} requests are already waiting for the model; retry later",
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
-            state["waiting"] += 1
+    @app.post("/v1/feedback")
+    def feedback(request: FeedbackRequest, who: Caller = Depends(caller("ask"))) -> dict:
+        """Store a thumbs up or down (and a comment) with the answer's audit record."""
+        audit = state["pipeline"].audit
+        if audit is None:
+            raise HTTPException(409, "feedback is stored with the audit log: set audit.enabled")
+        if not audit.feedback(request.trace_id, request.rating, request.comment, who.tenant):
+            raise HTTPException(404, f"no answer with trace id {request.trace_id!r}")
+        return {"trace_id": request.trace_id, "rating": request.rating}
+
+    @app.post("/v1/chat/completions", response_model=None)
+    def chat_completions(
+        request: ChatRequest, who: Caller = Depends(caller("ask"))
+    ) -> JSONResponse | StreamingResponse:
+        """OpenAI-compatible: the last user message is the question; `stream: true` streams
+        the answer as server-sent events. Citations and the trace travel in the extra field
+        `docent` (see the README)."""
+        question = request.question()
+        if question is None:
+            raise HTTPException(400, "the messages hold no user message with text")
+        if not request.stream:
+            answer = run(lambda p: p.ask(question, tenant=who.tenant)).to_dict()
+            metrics.answer(answer)
+            return JSONResponse(completion(answer, request.model))
+        events: queue.Queue = queue.Queue()
+
+        def work(pipeline: QAPipeline) -> None:
+            try:
+                answer = pipeline.ask(question, tenant=who.tenant, on_event=events.put)
+                events.put({"type": "final", "answer": answer.to_dict()})
+            except AllModelsFailedError as e:
+                events.put({"type": "error", "status": 503, "message": str(e)})
+            except DocentError as e:
+                events.put({"type": "error", "status": 400, "message": str(e)})
+
+        deadline = time.monotonic() + request_timeout
+        future = submit(work)
+        writer = ChunkWriter(f"chatcmpl-{uuid.uuid4().hex}", request.model)
+
+        def stream():
+            yield writer.role()
+            while True:
+                try:
+                    event = events.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    future.cancel()
+                    metrics.rejected.labels("timeout").inc()
+                    yield writer.error(f"no answer within {request_timeout:.0f} s", "timeout", 504)
+                    break
+                if event["type"] == "final":
+                    metrics.answer(event["answer"])
+                    yield writer.final(event["answer"])
+                    break
+                if event["type"] == "error":
+                    yield writer.error(event["message"], "docent_error", event["status"])
+                    break
+                yield writer.event(event)
+            yield writer.done()
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    def submit(work: Callable[[QAPipeline], Any]) -> Future:
+        """Queue `work` for the model; 429 when the queue is full, 503 while starting."""
+        pipeline = state["pipeline"]
+        if pipeline is None:
+            raise HTTPException(503, "the service is starting; retry shortly")
         try:
-            with turn:
-                answer = state["pipeline"].ask(question)
+            return desk.submit(lambda: work(pipeline))
+        except Busy:
+            raise HTTPException(
+                429,
+                f"{max_waiting} requests are already waiting for the model; retry later",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ) from None
+
+    def run(work: Callable[[QAPipeline], Any]) -> Any:
+        """The result of `work`, in turn; 429, 504, or 400/503 on errors."""
+        future = submit(work)
+        try:
+            return future.result(timeout=request_timeout)
+        except FutureTimeout:
+            future.cancel()
+            metrics.rejected.labels("timeout").inc()
+            raise HTTPException(504, f"no answer within {request_timeout:.0f} s") from None
         except AllModelsFailedError as e:
             raise HTTPException(503, str(e)) from e
         except DocentError as e:
             raise HTTPException(400, str(e)) from e
-        finally:
-            with count:
-                state["waiting"] -= 1
-        return answer
 
     return app

@@ -20,6 +20,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,6 +33,7 @@ from components.shipped_models import gguf_model_path
 
 MODES = ("pass", "500", "429", "hang", "garbage", "empty")
 REPLY_PREFIX = "reply:"
+CUT_PREFIX = "cut:"
 # Headers that describe one connection rather than the message, so a proxy must not copy them.
 HOP_BY_HOP = {
     "connection",
@@ -78,6 +81,35 @@ def completion_body(text: str, prompt: str = "", model: str = "fault-proxy") -> 
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+@contextmanager
+def running_app(app, ready_path: str = "/readyz", timeout: float = 120.0) -> Iterator[str]:
+    """Serve an ASGI `app` with uvicorn in a thread on a free loopback port; yields its base URL
+    once `ready_path` answers 200, and shuts it down (lifespan included) on exit."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(base + ready_path, timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass  # not listening yet
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            raise RuntimeError(f"the app did not answer {ready_path} within {timeout:.0f} s")
+        time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 class LlamaServer:
@@ -227,7 +259,10 @@ class FaultProxy:
     - "hang": wait `hang_seconds` (or until the proxy closes), then close without answering;
     - "garbage": HTTP 200, `content-type: application/json`, a body that is not JSON;
     - "empty": HTTP 200 with a well-formed completion whose text is "";
-    - "reply:<text>": HTTP 200 with a well-formed completion whose text is <text>.
+    - "reply:<text>": HTTP 200 with a well-formed completion whose text is <text> (streamed, a
+      word per event, when the request asks for a stream);
+    - "cut:<text>": HTTP 200 with a server-sent event stream of <text>, a word per event, that
+      then breaks off: no finish reason, no `[DONE]` (a model server dying mid-answer).
 
     Every request is recorded as `(path, mode)` in `records`, so tests can count a client's
     calls and retries. An upstream that cannot be reached gives HTTP 502.
@@ -297,9 +332,10 @@ class FaultProxy:
             mode: One of "pass", "500", "429", "hang", "garbage", "empty" or "reply:<text>".
             times: How many requests get the fault; None keeps it until the next `inject`.
         """
-        if mode not in MODES and not mode.startswith(REPLY_PREFIX):
+        if mode not in MODES and not mode.startswith((REPLY_PREFIX, CUT_PREFIX)):
             raise ValueError(
-                f"unknown fault mode {mode!r}; use one of {', '.join(MODES)} or 'reply:<text>'"
+                f"unknown fault mode {mode!r}; use one of {', '.join(MODES)}, 'reply:<text>' "
+                "or 'cut:<text>'"
             )
         if times is not None and times < 1:
             raise ValueError(f"times must be a positive number of requests or None, got {times}")
@@ -390,9 +426,14 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 )
             elif mode == "garbage":
                 self._send(200, b"<html>502 Bad Gateway</html>{not json", "application/json")
+            elif mode.startswith(CUT_PREFIX):
+                self._send_stream(mode.removeprefix(CUT_PREFIX), complete=False)
             else:
                 text = "" if mode == "empty" else mode.removeprefix(REPLY_PREFIX)
                 request = _json_or_empty(body)
+                if request.get("stream"):
+                    self._send_stream(text, complete=True)
+                    return
                 prompt = request.get("prompt", "")
                 self._send_json(
                     200,
@@ -435,6 +476,24 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             finally:
                 response.close()
+
+        def _send_stream(self, text: str, complete: bool) -> None:
+            """Stream `text` a word per event; then finish properly, or (not `complete`)
+            close as if the server had died."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            words = text.split(" ") if text else []
+            for index, word in enumerate(words):
+                chunk = completion_body(word if index == 0 else " " + word)
+                chunk["choices"][0]["finish_reason"] = None
+                del chunk["usage"]
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            if complete:
+                last = completion_body("")
+                self.wfile.write(f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode())
+            self.close_connection = True
 
         def _send_json(self, status: int, payload: dict, headers: dict | None = None) -> None:
             """Answer with `payload` as JSON."""

@@ -27,7 +27,12 @@ _MIGRATIONS = [
         record TEXT NOT NULL
     )""",
     "CREATE INDEX decisions_created ON decisions (created)",
+    "ALTER TABLE decisions ADD COLUMN tenant TEXT",
+    "ALTER TABLE decisions ADD COLUMN feedback TEXT",
+    "ALTER TABLE decisions ADD COLUMN feedback_comment TEXT",
+    "ALTER TABLE decisions ADD COLUMN feedback_at REAL",
 ]
+RATINGS = ("up", "down")
 
 
 class AuditLog:
@@ -38,6 +43,7 @@ class AuditLog:
     log = AuditLog(path=data_dir / "audit.sqlite")
     log.record(answer.to_dict())
     log.recent(10)[0]["decision"]      # "pass", "abstain", "handoff", ...
+    log.feedback(answer.trace_id, "up")  # a person's rating, stored with the decision
     ```
     """
 
@@ -45,8 +51,11 @@ class AuditLog:
         """Use the SQLite file at `path`, created with its folder on the first record."""
         self.path = Path(path)
 
-    def record(self, answer: dict[str, Any]) -> None:
-        """Store an answer's decision: the fields to query by, and the whole trace as JSON."""
+    def record(self, answer: dict[str, Any], tenant: str | None = None) -> None:
+        """Store an answer's decision: the fields to query by, and the whole trace as JSON.
+
+        :param tenant: whose request it was; only that tenant may rate it.
+        """
         verification = answer.get("verification") or {}
         retrieval = answer.get("retrieval") or {}
         scores = [c["score"] for c in answer.get("citations", []) if c.get("score") is not None]
@@ -55,7 +64,8 @@ class AuditLog:
         intent = answer.get("intent") or {}
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO decisions VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,NULL)",
                 (
                     answer["trace_id"],
                     time.time(),
@@ -71,8 +81,31 @@ class AuditLog:
                     answer["tokens"]["completion"],
                     answer.get("timings", {}).get("total"),
                     json.dumps(answer, ensure_ascii=False, default=str),
+                    tenant,
                 ),
             )
+
+    def feedback(
+        self, trace_id: str, rating: str, comment: str = "", tenant: str | None = None
+    ) -> bool:
+        """Store a rating ("up" or "down") and comment with a recorded answer; a later rating
+        replaces an earlier one.
+
+        :param tenant: the rater's tenant: only an answer of that tenant can be rated (None:
+            any answer).
+        :returns: False when no answer with this trace id is recorded (for that tenant).
+        """
+        if rating not in RATINGS:
+            raise ValueError(f"rating must be one of {', '.join(RATINGS)} (got {rating!r})")
+        if not self.path.exists():
+            return False
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE decisions SET feedback = ?, feedback_comment = ?, feedback_at = ? "
+                "WHERE trace_id = ? AND (? IS NULL OR tenant = ?)",
+                (rating, comment, time.time(), trace_id, tenant, tenant),
+            )
+        return cursor.rowcount == 1
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest `limit` decisions, newest first, as dicts of the queryable fields."""

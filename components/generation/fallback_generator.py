@@ -16,9 +16,18 @@ logger = logging.getLogger(__name__)
 
 
 class Generator(Protocol):
-    """What the chain needs of a generator: `run(prompt, json_schema)` -> replies and meta."""
+    """What the chain needs of a generator: `run(prompt, json_schema, streaming_callback)` ->
+    replies and meta."""
 
-    def run(self, prompt: str, json_schema: dict[str, Any] | None = None) -> dict[str, Any]: ...
+    def run(
+        self,
+        prompt: str,
+        json_schema: dict[str, Any] | None = None,
+        streaming_callback: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]: ...
+
+
+StreamEvent = dict[str, Any]
 
 
 @dataclass
@@ -133,6 +142,7 @@ class FallbackGenerator:
         prompt_tokens: dict[str, int] | None = None,
         json_schema: dict[str, Any] | None = None,
         budget: Budget | None = None,
+        on_event: Callable[[StreamEvent], None] | None = None,
     ) -> ChainResult:
         """Try the models of `prompts` (name -> its prompt), in the dict's order.
 
@@ -141,13 +151,15 @@ class FallbackGenerator:
         :param json_schema: the reply must be JSON matching this schema; it is parsed into
             `ChainResult.value`.
         :param budget: the request's budget, charged with every call.
+        :param on_event: receives the streamed pieces and restarts of a text reply (not used
+            with `json_schema`).
         """
         calls: list[ModelCall] = []
         for name, prompt in prompts.items():
             slot = self.slots[name]
             card = slot.card
+            needed = (prompt_tokens or {}).get(name, 0)
             if budget is not None:
-                needed = (prompt_tokens or {}).get(name, 0)
                 refusal = budget.refusal(
                     needed + card.max_new_tokens, card.cost(needed, card.max_new_tokens)
                 )
@@ -160,7 +172,10 @@ class FallbackGenerator:
                     ModelCall(name, "skipped", f"circuit open, next probe in {wait:.0f} s")
                 )
                 continue
-            result = self._call_with_retries(slot, prompt, json_schema, budget, calls)
+            stream = on_event if json_schema is None else None
+            result = self._call_with_retries(
+                slot, prompt, json_schema, budget, calls, stream, needed
+            )
             if result is not None:
                 slot.breaker.record_success()
                 reply, value = result
@@ -176,16 +191,28 @@ class FallbackGenerator:
         json_schema: dict[str, Any] | None,
         budget: Budget | None,
         calls: list[ModelCall],
+        on_event: Callable[[StreamEvent], None] | None,
+        prompt_tokens: int,
     ) -> tuple[str, Any] | None:
         name = slot.card.name
         for attempt in range(1, slot.retries + 2):
             started = time.perf_counter()
             call = ModelCall(name, "ok", attempt=attempt)
             retry_after = None
+            streamed: list[str] = []
+            kwargs: dict[str, Any] = {}
+            if on_event is not None:
+
+                def relay(text: str, streamed: list[str] = streamed) -> None:
+                    streamed.append(text)
+                    on_event({"type": "token", "model": name, "text": text})
+
+                kwargs["streaming_callback"] = relay
             try:
-                output = slot.generator.run(prompt=prompt, json_schema=json_schema)
+                output = slot.generator.run(prompt=prompt, json_schema=json_schema, **kwargs)
                 meta = output["meta"][0]
-                call.prompt_tokens = int(meta.get("prompt_tokens") or 0)
+                # A streaming server may report no usage: the prompt's measured size stands in.
+                call.prompt_tokens = int(meta.get("prompt_tokens") or prompt_tokens)
                 call.completion_tokens = int(meta.get("completion_tokens") or 0)
                 call.cost = slot.card.cost(call.prompt_tokens, call.completion_tokens)
                 reply = output["replies"][0] if output["replies"] else ""
@@ -200,11 +227,18 @@ class FallbackGenerator:
                 budget.charge(call)
             if call.outcome == "ok":
                 return reply, value
+            if streamed and on_event is not None:
+                on_event({"type": "restart", "model": name, "reason": call_reason(call)})
             if call.outcome not in ModelCallError.RETRYABLE or attempt > slot.retries:
                 return None
             delay = retry_after if retry_after is not None else slot.backoff * 2 ** (attempt - 1)
             self.sleep(min(delay, self.max_backoff))
         return None
+
+
+def call_reason(call: ModelCall) -> str:
+    """Why a call failed, in one line: "timeout (no reply within 10 s)"."""
+    return f"{call.outcome} ({call.detail})" if call.detail else call.outcome
 
 
 def _check(reply: str, json_schema: dict[str, Any] | None) -> Any:

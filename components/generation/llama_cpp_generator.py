@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,19 @@ class LlamaCppGenerator:
                 self._line_breaks.append(tokens[0])
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
-    def run(self, prompt: str, json_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        prompt: str,
+        json_schema: dict[str, Any] | None = None,
+        streaming_callback: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
         """Continue `prompt`.
 
         :param json_schema: when given, decoding is constrained by a grammar built from this
             JSON schema, so the reply is JSON of that shape (stop sequences do not apply).
+        :param streaming_callback: called with each piece of text as it is decoded (text that
+            could begin a stop sequence is held back until it cannot); the reply is still
+            returned whole.
         :returns: `replies`, one stripped completion, and `meta`, its model, token counts,
             finish reason and seconds.
         :raises ModelCallError: llama.cpp failed (kind "server_error").
@@ -118,7 +127,10 @@ class LlamaCppGenerator:
                 stop=self.stop if grammar is None else [],
                 logits_processor=self._first_token_rules(len(tokens)),
                 grammar=grammar,
+                stream=streaming_callback is not None,
             )
+            if streaming_callback is not None:
+                output = self._collect(output, streaming_callback, len(tokens))
         except (ValueError, RuntimeError) as e:
             raise ModelCallError(name, "server_error", f"llama.cpp failed to generate: {e}") from e
         choice = output["choices"][0]
@@ -131,6 +143,25 @@ class LlamaCppGenerator:
             "seconds": round(time.perf_counter() - started, 3),
         }
         return {"replies": [choice["text"].strip()], "meta": [meta]}
+
+    def _collect(
+        self, chunks: Iterator[dict[str, Any]], callback: Callable[[str], None], prompt_tokens: int
+    ) -> dict[str, Any]:
+        """Pass each streamed piece to `callback`; the whole completion, as without streaming."""
+        pieces: list[str] = []
+        finish = None
+        for chunk in chunks:
+            choice = chunk["choices"][0]
+            if choice["text"]:
+                pieces.append(choice["text"])
+                callback(choice["text"])
+            finish = choice.get("finish_reason") or finish
+        text = "".join(pieces)
+        completion = len(self._llm.tokenize(text.encode(), add_bos=False, special=False))
+        return {
+            "choices": [{"text": text, "finish_reason": finish}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion},
+        }
 
     def _first_token_rules(self, prompt_tokens: int) -> Any:
         """A logits processor that bans line breaks at the first generated position, or None."""

@@ -3,6 +3,9 @@
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from haystack import component, default_from_dict, default_to_dict
@@ -119,16 +122,24 @@ class OpenAICompletionGenerator:
         return default_from_dict(cls, data)
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
-    def run(self, prompt: str, json_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        prompt: str,
+        json_schema: dict[str, Any] | None = None,
+        streaming_callback: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
         """Complete `prompt` with one request.
 
         :param json_schema: ask for JSON of this shape (see `structured_output`).
-        :returns: `replies`, one stripped completion, and `meta`, its model, token counts,
+        :param streaming_callback: called with each piece of text as the server streams it
+            (server-sent events); the reply is still returned whole. A stream that breaks off,
+            or ends without the server's finish reason, raises `ModelCallError` rather than
+            passing for a short answer.
+        :returns: `replies`, one stripped completion, and `meta`, its model, token counts
+            (completion tokens counted from the stream when the server reports no usage),
             finish reason and seconds.
         :raises ModelCallError: the request failed; `kind` says how.
         """
-        import openai
-
         self.warm_up()
         started = time.perf_counter()
         extra: dict[str, Any] = {}
@@ -138,15 +149,72 @@ class OpenAICompletionGenerator:
             extra["grammar"] = json_schema_to_gbnf(json.dumps(json_schema))
         elif json_schema is not None and self.structured_output == "response_format":
             extra["response_format"] = {"type": "json_object", "schema": json_schema}
-        try:
-            response = self._client.completions.create(
-                model=self.model,
-                prompt=prompt,
-                max_tokens=self.max_new_tokens,
-                temperature=self.temperature,
-                stop=(self.stop or None) if json_schema is None else None,
-                extra_body=extra or None,
+        request = {
+            "model": self.model,
+            "prompt": prompt,
+            "max_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "stop": (self.stop or None) if json_schema is None else None,
+            "extra_body": extra or None,
+        }
+        with self._typed_errors():
+            if streaming_callback is None:
+                text, finish, usage = self._complete(request)
+            else:
+                text, finish, usage = self._stream(request, streaming_callback)
+        meta = {
+            "model": self.model,
+            "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
+            "completion_tokens": getattr(usage, "completion_tokens", 0) or 0,
+            "finish_reason": finish,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        return {"replies": [text.strip()], "meta": [meta]}
+
+    def _complete(self, request: dict[str, Any]) -> tuple[str, str | None, Any]:
+        """The text, finish reason and usage of one plain request."""
+        response = self._client.completions.create(**request)
+        choices = getattr(response, "choices", None)
+        if not choices or not isinstance(getattr(choices[0], "text", None), str):
+            raise self._error("bad_output", f"the reply is not a completion: {_short(response)}")
+        return choices[0].text, choices[0].finish_reason, getattr(response, "usage", None)
+
+    def _stream(
+        self, request: dict[str, Any], callback: Callable[[str], None]
+    ) -> tuple[str, str | None, Any]:
+        """The text, finish reason and usage of a streamed request, passing on each piece."""
+        pieces: list[str] = []
+        finish = usage = None
+        stream = self._client.completions.create(
+            **request, stream=True, stream_options={"include_usage": True}
+        )
+        with stream:
+            for chunk in stream:
+                usage = getattr(chunk, "usage", None) or usage
+                for choice in chunk.choices or []:
+                    if choice.text:
+                        pieces.append(choice.text)
+                        callback(choice.text)
+                    finish = choice.finish_reason or finish
+        if finish is None:
+            raise self._error(
+                "connection",
+                f"the stream ended without a finish reason after {len(pieces)} pieces: "
+                "the answer was cut off",
             )
+        if usage is None:
+            # Servers without stream usage send one piece per token.
+            usage = SimpleNamespace(prompt_tokens=0, completion_tokens=len(pieces))
+        return "".join(pieces), finish, usage
+
+    @contextmanager
+    def _typed_errors(self) -> Iterator[None]:
+        """Turn the client's and the transport's exceptions into typed `ModelCallError`s."""
+        import httpx
+        import openai
+
+        try:
+            yield
         except openai.APITimeoutError as e:
             raise self._error("timeout", f"no reply within {self.timeout} s") from e
         except openai.APIConnectionError as e:
@@ -160,18 +228,13 @@ class OpenAICompletionGenerator:
             raise self._error(kind, f"HTTP {e.status_code}: {_short(e.message)}") from e
         except (openai.APIResponseValidationError, json.JSONDecodeError) as e:
             raise self._error("bad_output", f"the reply is not a completion ({e})") from e
-        choices = getattr(response, "choices", None)
-        if not choices or not isinstance(getattr(choices[0], "text", None), str):
-            raise self._error("bad_output", f"the reply is not a completion: {_short(response)}")
-        usage = getattr(response, "usage", None)
-        meta = {
-            "model": self.model,
-            "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
-            "completion_tokens": getattr(usage, "completion_tokens", 0) or 0,
-            "finish_reason": choices[0].finish_reason,
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        return {"replies": [choices[0].text.strip()], "meta": [meta]}
+        except openai.APIError as e:
+            # An error event in the middle of a stream.
+            raise self._error("server_error", f"the stream failed: {_short(e.message)}") from e
+        except httpx.TimeoutException as e:
+            raise self._error("timeout", f"the stream stalled for {self.timeout} s") from e
+        except httpx.HTTPError as e:
+            raise self._error("connection", f"the stream broke off ({e})") from e
 
     def _error(self, kind: str, detail: str, retry_after: float | None = None) -> ModelCallError:
         return ModelCallError(self.model, kind, f"{detail} [{self.base_url}]", retry_after)

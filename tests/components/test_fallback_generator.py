@@ -104,3 +104,43 @@ def test_all_failing_gives_no_reply_and_every_reason():
     result = fallback.run({"a": "p", "b": "p"})
     assert result.reply is None and result.model is None
     assert result.reasons == ["a: timeout (scripted)", "b: rate_limited (scripted)"]
+
+
+class Streaming(Scripted):
+    """Streams each reply a word at a time; "cut:TEXT" streams TEXT, then the connection fails."""
+
+    def run(self, prompt, json_schema=None, streaming_callback=None):
+        self.calls += 1
+        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        text = step.removeprefix("cut:")
+        for index, word in enumerate(text.split()):
+            streaming_callback(word if index == 0 else " " + word)
+        if step.startswith("cut:"):
+            raise ModelCallError(self.name, "connection", "the stream broke off")
+        return {"replies": [text], "meta": [{"completion_tokens": len(text.split())}]}
+
+
+def test_a_stream_that_fails_mid_answer_is_announced_as_a_restart():
+    fallback, _ = chain(Streaming("a", "cut:Half an", "cut:Half"), Streaming("b", "Whole answer"))
+    events = []
+    result = fallback.run(
+        {"a": "p", "b": "p"}, prompt_tokens={"a": 7, "b": 9}, on_event=events.append
+    )
+    assert result.model == "b" and result.reply == "Whole answer"
+    kinds = [(e["type"], e["model"], e.get("text")) for e in events]
+    assert kinds == [
+        ("token", "a", "Half"), ("token", "a", " an"), ("restart", "a", None),
+        ("token", "a", "Half"), ("restart", "a", None),
+        ("token", "b", "Whole"), ("token", "b", " answer"),
+    ]  # fmt: skip
+    assert events[2]["reason"] == "connection (the stream broke off)"
+    # The server reported no prompt usage: the measured prompt size is charged instead.
+    assert result.calls[-1].prompt_tokens == 9
+
+
+def test_structured_replies_are_not_streamed():
+    fallback, _ = chain(Scripted("a", '{"plan": "Plus"}'))
+    events = []
+    schema = {"type": "object"}
+    assert fallback.run({"a": "p"}, json_schema=schema, on_event=events.append).value
+    assert events == []

@@ -61,6 +61,13 @@ def test_generator_answers_from_context_and_stops(gguf):
     meta = result["meta"][0]
     assert meta["prompt_tokens"] > 10 and meta["completion_tokens"] > 0
     assert round_trip(generator)[0].stop == ["\n"]
+    pieces = []
+    streamed = generator.run(prompt=prompt, streaming_callback=pieces.append)
+    assert len(pieces) > 1 and "".join(pieces).strip() == result["replies"][0]
+    assert streamed["replies"] == result["replies"]
+    # Counted from the streamed text: the stop sequence's token is not in it.
+    assert 0 <= meta["completion_tokens"] - streamed["meta"][0]["completion_tokens"] <= 1
+    assert streamed["meta"][0]["prompt_tokens"] == meta["prompt_tokens"]
 
 
 def test_generator_reports_a_missing_model_clearly(tmp_path):

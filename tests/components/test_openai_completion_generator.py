@@ -70,3 +70,27 @@ def test_round_trip_keeps_the_key_out():
     assert copy.api_key_env == "SECRET_VAR" and "sk-" not in str(data)
     with pytest.raises(ValueError, match="http"):
         OpenAICompletionGenerator(base_url="localhost:8080", model="m")
+
+
+def test_a_streamed_completion_passes_on_its_pieces(server):
+    pieces = []
+    result = generator(server.base_url, server.alias).run(
+        prompt=PROMPT, streaming_callback=pieces.append
+    )
+    assert len(pieces) > 1 and "".join(pieces).strip() == result["replies"][0]
+    assert "Rotterdam" in result["replies"][0]
+    assert result["meta"][0]["finish_reason"] in ("stop", "length")
+    assert result["meta"][0]["completion_tokens"] == len(pieces)
+
+
+def test_a_stream_that_breaks_off_is_an_error_not_a_short_answer(server):
+    pieces = []
+    with FaultProxy(server.base_url) as proxy:
+        proxy.inject("cut:Orders ship from", times=1)
+        with pytest.raises(ModelCallError) as caught:
+            generator(proxy.base_url, server.alias).run(
+                prompt=PROMPT, streaming_callback=pieces.append
+            )
+    assert "".join(pieces) == "Orders ship from"
+    assert caught.value.kind == "connection" and "cut off" in str(caught.value)
+    assert caught.value.retryable

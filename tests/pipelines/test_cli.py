@@ -125,12 +125,30 @@ def test_ask_before_any_ingest_says_what_to_do(offline_env):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["ingest"], ["ask"], ["handoffs"], ["sources"], ["batch"], ["eval"], ["audit"]],
+    [[], ["ingest"], ["ask"], ["handoffs"], ["sources"], ["batch"], ["eval"], ["audit"], ["keys"]],
 )
 def test_help_has_examples(command, offline_env):
     result = docent(*command, "--help", env=offline_env)
     assert result.returncode == 0
     assert "Examples:" in result.stdout and "docent " in result.stdout
+
+
+def test_keys_are_created_listed_revoked_and_guard_an_open_address(offline_env):
+    refused = docent("serve", "--host", "0.0.0.0", env=offline_env)
+    assert refused.returncode == 2 and "docent keys create" in refused.stderr
+    created = docent("keys", "create", "desk", "--tenant", "acme", "--json", env=offline_env)
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    assert key["key"].startswith("dk_")
+    listed = docent("keys", "list", "--json", env=offline_env)
+    rows = json.loads(listed.stdout)
+    assert [(r["id"], r["tenant"], r["scopes"], r["revoked"]) for r in rows] == [
+        (key["id"], "acme", "ask", None)
+    ]
+    assert key["key"] not in listed.stdout
+    assert docent("keys", "revoke", key["id"], env=offline_env).returncode == 0
+    again = docent("keys", "revoke", key["id"], env=offline_env)
+    assert again.returncode == 1 and "no active key" in again.stderr
 
 
 def test_the_socket_guard_really_blocks(offline_env, tmp_path):

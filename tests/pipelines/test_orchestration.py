@@ -13,6 +13,7 @@ from components.errors import AllModelsFailedError
 from components.generation.cited_answer_builder import ABSTAIN
 from pipelines.config import Settings
 from pipelines.qa import QAPipeline
+from pipelines.streaming import plain
 from tests.servers import FaultProxy, LlamaServer, unused_base_url
 
 QUESTION = "Which warehouse do orders ship from?"
@@ -358,3 +359,59 @@ def test_the_runtime_gate_on_retrieval_passes_escalates_or_abstains(qa):
     rows = {r["trace_id"]: r for r in AuditLog(path=qa.settings.audit_path).recent(50)}
     assert rows[abstained.trace_id]["decision"] == "abstain"
     assert rows[abstained.trace_id]["retrieval_score"] == top
+
+
+def streamed(pipe, question=QUESTION):
+    """The answer, every event streamed, and the text since the last restart (without
+    citation markers, which the model may or may not write)."""
+    events = []
+    answer = pipe.ask(question, on_event=events.append)
+    tail = []
+    for event in events:
+        tail = [] if event["type"] == "restart" else tail + [event["text"]]
+    return answer, events, plain("".join(tail))
+
+
+def test_a_stream_cut_mid_answer_restarts_with_the_next_model(qa, proxy, llama_server):
+    proxy.inject("cut:Orders ship by")
+    pipe = pipeline(
+        qa,
+        models={"flaky": remote(proxy.base_url, llama_server.alias, retries=0), "local": LOCAL},
+    )
+    answer, events, tail = streamed(pipe)
+    assert [e["text"] for e in events[:3]] == ["Orders", " ship", " by"]
+    assert {e["model"] for e in events[:3]} == {"flaky"}
+    restart = events[3]
+    assert restart["type"] == "restart" and restart["model"] == "flaky"
+    assert "cut off" in restart["reason"]
+    assert answer.model == "local" and FACT in answer.answer and answer.decision == "pass"
+    assert {e.get("model") for e in events[4:]} <= {"local", None}
+    assert tail == plain(answer.answer)
+
+
+def test_a_weak_streamed_answer_restarts_and_an_abstention_replaces_the_draft(
+    qa, proxy, llama_server
+):
+    lie = "Orders ship by carrier pigeon from the moon base every Tuesday."
+    proxy.inject(f"reply:{lie}")
+    pipe = pipeline(
+        qa,
+        models={"liar": remote(proxy.base_url, llama_server.alias), "local": LOCAL},
+        routes={"question": {"models": ["liar", "local"]}},
+    )
+    answer, events, tail = streamed(pipe)
+    restarts = [e for e in events if e["type"] == "restart"]
+    assert "".join(e["text"] for e in events[: events.index(restarts[0])]) == lie
+    assert "a stronger model answers" in restarts[0]["reason"]
+    assert answer.model == "local" and tail == plain(answer.answer)
+
+    alone = pipeline(qa, models={"liar": remote(proxy.base_url, llama_server.alias)})
+    answer, events, tail = streamed(alone)
+    assert answer.decision == "abstain" and tail == plain(answer.answer)
+    assert events[-2]["type"] == "restart" and "docent abstained" in events[-2]["reason"]
+
+
+def test_a_masked_answer_is_not_streamed_before_it_is_masked(qa):
+    pipe = pipeline(qa, models={"local": LOCAL}, safety={"mask_pii": True})
+    answer, events, tail = streamed(pipe)
+    assert [e["type"] for e in events] == ["token"] and tail == plain(answer.answer)

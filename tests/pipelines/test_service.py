@@ -1,19 +1,17 @@
 """`docent serve`: the pipeline over real HTTP on loopback (uvicorn in a thread)."""
 
 import threading
-import time
 
 import httpx
 import pytest
 
+from pipelines.streaming import plain
 from tests.corpus import QUESTIONS
-from tests.servers import free_port
+from tests.servers import running_app
 
 
 @pytest.fixture(scope="module")
 def service(qa):
-    import uvicorn
-
     from pipelines.service import create_app
 
     closed = []
@@ -27,23 +25,8 @@ def service(qa):
         def close(self):
             closed.append(True)
 
-    app = create_app(lambda: Borrowed(), max_waiting=1)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_app(create_app(lambda: Borrowed(), max_waiting=1)) as base:
+        yield base
     assert closed == [True], "the app closes its pipeline at shutdown"
 
 
@@ -52,7 +35,8 @@ def test_health_readiness_and_openapi(service, qa):
     ready = httpx.get(f"{service}/readyz").json()
     assert ready == {"ready": True, "chunks": qa.store.count_documents()}
     paths = httpx.get(f"{service}/openapi.json").json()["paths"]
-    assert {"/v1/ask", "/healthz", "/readyz"} <= set(paths)
+    assert {"/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/feedback"} <= set(paths)
+    assert {"/healthz", "/readyz", "/metrics"} <= set(paths)
 
 
 def test_ask_returns_the_answer_with_citations_and_trace(service):
@@ -117,7 +101,109 @@ def test_the_official_openai_client_gets_answers_and_citations(service):
     trace = completion.model_extra["docent"]
     assert trace["citations"][0]["source"].endswith(file_name)
     assert completion.id == f"chatcmpl-{trace['trace_id']}"
-    with pytest.raises(BadRequestError, match="streaming is not supported yet"):
+    with pytest.raises(BadRequestError, match="no user message"):
+        client.chat.completions.create(
+            model="docent", messages=[{"role": "system", "content": question}]
+        )
+
+
+def test_a_streamed_answer_arrives_in_pieces_and_ends_with_its_citations(service):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{service}/v1", api_key="unused", timeout=120, max_retries=0)
+    question = "Which warehouse do orders ship from?"
+    fact, file_name = QUESTIONS[question]
+    chunks = list(
         client.chat.completions.create(
             model="docent", messages=[{"role": "user", "content": question}], stream=True
         )
+    )
+    assert chunks[0].choices[0].delta.role == "assistant"
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
+    assert len(pieces) > 1, "the answer streams in pieces, not in one block"
+    final = chunks[-1]
+    assert final.choices[0].finish_reason == "stop" and final.usage.completion_tokens > 0
+    trace = final.model_extra["docent"]
+    assert trace["event"] == "final" and trace["decision"] == "pass"
+    assert not any("docent" in (c.model_extra or {}) for c in chunks[:-1]), "no restart"
+    assert plain("".join(pieces)) == plain(trace["answer"]) and fact in trace["answer"]
+    assert trace["citations"][0]["source"].endswith(file_name)
+
+
+def test_feedback_is_stored_with_the_audit_record(service, qa):
+    answer = httpx.post(
+        f"{service}/v1/ask", json={"question": "Which warehouse do orders ship from?"}, timeout=120
+    ).json()
+    rated = httpx.post(
+        f"{service}/v1/feedback",
+        json={"trace_id": answer["trace_id"], "rating": "down", "comment": "too short"},
+    )
+    assert rated.status_code == 200, rated.text
+    record = next(r for r in qa.audit.recent(50) if r["trace_id"] == answer["trace_id"])
+    assert (record["feedback"], record["feedback_comment"]) == ("down", "too short")
+    unknown = httpx.post(f"{service}/v1/feedback", json={"trace_id": "nope", "rating": "up"})
+    assert unknown.status_code == 404 and "nope" in unknown.json()["detail"]
+    bad = httpx.post(f"{service}/v1/feedback", json={"trace_id": "x", "rating": "meh"})
+    assert bad.status_code == 422
+
+
+def test_search_returns_passages_without_generating(service):
+    question = "Which warehouse do orders ship from?"
+    fact, file_name = QUESTIONS[question]
+    body = httpx.post(
+        f"{service}/v1/search", json={"question": question, "top_k": 2}, timeout=60
+    ).json()
+    assert 1 <= len(body["passages"]) <= 2
+    assert body["passages"][0]["source"].endswith(file_name) and fact in body["passages"][0]["text"]
+
+
+def test_metrics_count_requests_stages_models_and_decisions(service):
+    httpx.post(
+        f"{service}/v1/ask", json={"question": "Which warehouse do orders ship from?"}, timeout=120
+    )
+    text = httpx.get(f"{service}/metrics").text
+    assert 'docent_requests_total{path="/v1/ask",status="200"}' in text
+    assert 'docent_stage_seconds_bucket{le="0.005",stage="retrieve"}' in text
+    assert 'docent_decisions_total{decision="pass",route="rag"}' in text
+    assert 'docent_model_calls_total{model="gemma-3-270m",outcome="ok"}' in text
+    assert 'docent_tokens_total{kind="completion",model="gemma-3-270m"}' in text
+    assert "docent_waiting_requests 0.0" in text
+
+
+def test_the_web_chat_streams_cites_and_takes_feedback(service, qa):
+    from tests.browser import chromium_page
+
+    question = "Which warehouse do orders ship from?"
+    fact, file_name = QUESTIONS[question]
+    with chromium_page() as page:
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(service + "/")
+        # Record the draft each time it changes, to see it stream in.
+        page.evaluate(
+            """() => {
+              window.drafts = [];
+              new MutationObserver(() => {
+                const draft = document.querySelector('.turn .answer.streaming');
+                if (draft && draft.textContent) window.drafts.push(draft.textContent);
+              }).observe(document.getElementById('log'),
+                         {subtree: true, childList: true, characterData: true});
+            }"""
+        )
+        page.fill("#question", question)
+        page.click("#send")
+        cite = page.locator(".turn .answer .cite").first
+        cite.wait_for(timeout=120_000)
+        assert fact in page.inner_text(".turn .answer")
+        cite.click()
+        source = page.inner_text(".turn .source")
+        assert file_name in source and fact in source
+        page.click(".turn .rate button[data-rating='up']")
+        page.wait_for_selector(".rate button[aria-pressed='true']", timeout=10_000)
+        meta = page.inner_text(".turn .meta")
+        assert meta.startswith("pass")
+        drafts = page.evaluate("window.drafts")
+        assert len(set(drafts)) > 1 and fact in drafts[-1], "the draft grows piece by piece"
+        assert errors == []
+    rated = [r for r in qa.audit.recent(50) if r["feedback"] == "up"]
+    assert rated and rated[0]["question"] == question
