@@ -26,7 +26,9 @@ class Answer:
     lists every model call or skip with its outcome, tokens, seconds and cost, including
     answers sent on because verification found them weak. `retrieval` records the runtime
     gate on retrieval: the best passage's similarity, the floor below which the pipeline
-    abstains, the level below which it escalates, and the verdict.
+    abstains, the level below which it escalates, and the verdict. `conversation` says how a
+    follow-up question was read: the question it follows, the question it was read as, and
+    the text searched when that alone found nothing.
     """
 
     question: str
@@ -45,6 +47,7 @@ class Answer:
     data: Any = None
     handoff: dict[str, Any] | None = None
     handoff_offered: bool = False
+    conversation: dict[str, Any] | None = None
     trace_id: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 

@@ -328,6 +328,11 @@ class Settings(BaseModel):
         return self.data_path / "handoffs.sqlite"
 
     @property
+    def sessions_path(self) -> Path:
+        """The SQLite file of support conversations (`docent serve` sessions)."""
+        return self.data_path / "sessions.sqlite"
+
+    @property
     def keys_path(self) -> Path:
         """The SQLite file of the service's API keys (hashed)."""
         return self.data_path / "keys.sqlite"

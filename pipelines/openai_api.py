@@ -36,16 +36,26 @@ class ChatMessage(BaseModel):
 
 class ChatRequest(BaseModel):
     """The fields of an OpenAI chat completion request that docent uses; others are ignored
-    (the tenant, in particular, comes from the API key, never from the body)."""
+    (the tenant, in particular, comes from the API key, never from the body). The earlier user
+    messages are the conversation a follow-up is read in; docent's extra field `session_id`
+    uses a stored session instead."""
 
     model: str = "docent"
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
+    session_id: str | None = None
+
+    def _user_texts(self) -> list[str]:
+        return [m.text() for m in self.messages if m.role == "user" and m.text().strip()]
 
     def question(self) -> str | None:
         """The last user message's text, or None when there is none."""
-        users = [m for m in self.messages if m.role == "user" and m.text().strip()]
-        return users[-1].text() if users else None
+        texts = self._user_texts()
+        return texts[-1] if texts else None
+
+    def earlier_questions(self) -> list[str]:
+        """The user messages before the last: the conversation a follow-up is read in."""
+        return self._user_texts()[:-1]
 
 
 def completion(answer: dict[str, Any], model: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from haystack_integrations.components.retrievers.qdrant import (
 )
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
+from components.conversation.follow_up_resolver import FollowUpResolver
 from components.embedding.bm25_sparse_text_embedder import Bm25SparseTextEmbedder
 from components.errors import AllModelsFailedError, ConfigError, DocentError, StoreError
 from components.gates.audit_log import AuditLog
@@ -155,7 +156,13 @@ class QAPipeline:
             timeout=settings.handoff.timeout,
         )
         self._masker = PiiMasker() if settings.safety.mask_pii else None
+        self._follow_up = FollowUpResolver()
         self._audit = AuditLog(path=settings.audit_path) if settings.audit.enabled else None
+
+    @property
+    def handoffs(self) -> HandoffDesk:
+        """The desk handoff tickets are recorded at."""
+        return self._desk
 
     @property
     def audit(self) -> AuditLog | None:
@@ -189,6 +196,8 @@ class QAPipeline:
         question: str,
         tenant: str | None = None,
         on_event: Callable[[Event], None] | None = None,
+        history: list[str] | None = None,
+        session_id: str | None = None,
     ) -> Answer:
         """Answer `question` along the route of its intent.
 
@@ -196,6 +205,12 @@ class QAPipeline:
         :param on_event: receives the answer as it streams (see `pipelines.streaming`):
             draft pieces, restarts, and at the end the rest of the final text. With
             `safety.mask_pii` nothing is streamed before the masked answer is final.
+        :param history: the conversation's earlier questions, oldest first. A follow-up is
+            read in their context (see `FollowUpResolver`): "What does it cover?" after a
+            question about the warranty is answered as "What does the warranty cover?", and
+            one that finds nothing alone is searched with the question before it;
+            `answer.conversation` records how it was read.
+        :param session_id: the conversation, recorded with a handoff ticket.
 
         Raises:
             DocentError: the question is empty, or a rag route finds nothing ingested.
@@ -208,17 +223,29 @@ class QAPipeline:
         answer = Answer(question, "", [], False, trace_id=uuid.uuid4().hex)
         budget = Budget(self.settings.budget.max_tokens, self.settings.budget.max_cost)
         relay = StreamRelay(on_event) if on_event is not None else None
-        # Unmasked drafts must not reach the client.
-        drafts = relay if self._masker is None else None
         with timing.collect() as timings:
+            resolved, context_query = question, None
+            if history:
+                with timing.stage("follow_up"):
+                    read = self._follow_up.run(question=question, history=history)
+                resolved, context_query = read["question"], read["context_query"]
+                answer.conversation = {"follow_up_of": history[-1], "read_as": resolved}
+            # Unmasked drafts must not reach the client.
+            request = _Request(
+                resolved,
+                context_query,
+                tenant,
+                relay if self._masker is None else None,
+                session_id,
+            )
             with timing.stage("classify"):
-                intent = self._classify(question, answer, budget)
+                intent = self._classify(resolved, answer, budget)
             route = self.settings.routes.get(intent) or RouteSettings(
                 type="refuse", message=REFUSAL
             )
             answer.route = route.type
             try:
-                self._follow(route, question, answer, budget, tenant, drafts)
+                self._follow(route, request, answer, budget)
             finally:
                 answer.cost = round(budget.cost, 8)
             if self._masker is not None:
@@ -263,27 +290,19 @@ class QAPipeline:
                 answer.intent["tie_break"] = tie_model
         return answer.intent["name"]
 
-    def _follow(
-        self,
-        route: RouteSettings,
-        question: str,
-        answer: Answer,
-        budget: Budget,
-        tenant: str | None,
-        relay: StreamRelay | None = None,
-    ):
-        """Carry out `route` for `question`, filling `answer` (streaming drafts to `relay`)."""
+    def _follow(self, route: RouteSettings, request: "_Request", answer: Answer, budget: Budget):
+        """Carry out `route` for the request, filling `answer`."""
         if route.type in ("reply", "refuse"):
             answer.answer, answer.decision = route.message or "", route.type
         elif route.type == "handoff":
             intent = answer.intent["name"] if answer.intent else None
-            self._hand_off(question, intent, "the request asks for a person", answer)
+            self._hand_off(request, intent, "the request asks for a person", answer)
             answer.answer = route.message or self.settings.handoff.message
             answer.decision = "handoff"
         elif route.type == "direct":
-            self._direct(route, question, answer, budget, relay)
+            self._direct(route, request.question, answer, budget, request.relay)
         else:
-            self._rag(route, question, answer, budget, tenant, relay)
+            self._rag(route, request, answer, budget)
 
     def _direct(
         self,
@@ -378,22 +397,21 @@ class QAPipeline:
         answer.answer = result.reply
         answer.data = result.value
 
-    def _rag(
-        self,
-        route: RouteSettings,
-        question: str,
-        answer: Answer,
-        budget: Budget,
-        tenant: str | None,
-        relay: StreamRelay | None = None,
-    ):
+    def _rag(self, route: RouteSettings, request: "_Request", answer: Answer, budget: Budget):
         """Retrieve, generate, verify; escalate weak answers; abstain when nothing is left."""
         if self.store.count_documents() == 0:
             raise DocentError(
                 f"the collection {self.settings.store.collection!r} in {self.settings.store_path} "
                 "is empty: ingest documents first with `docent ingest PATH`"
             )
-        relevant, top = self._search(question, tenant)
+        question, relay = request.question, request.relay
+        relevant, top = self._search(question, request.tenant)
+        if not relevant and request.context_query is not None:
+            # A follow-up that finds nothing alone ("What is not covered?") is searched
+            # together with the question before it.
+            relevant, top = self._search(request.context_query, request.tenant)
+            if answer.conversation is not None:
+                answer.conversation["searched"] = request.context_query
         gate = self.settings.retrieval
         weak = gate.escalate_below is not None and top is not None and top < gate.escalate_below
         answer.retrieval = {
@@ -634,16 +652,37 @@ class QAPipeline:
             answer.handoff_offered = True
             answer.answer = f"{ABSTAIN} {self.settings.handoff.offer_message}"
 
-    def _hand_off(self, question: str, intent: str | None, reason: str, answer: Answer) -> None:
+    def _hand_off(
+        self, request: "_Request", intent: str | None, reason: str, answer: Answer
+    ) -> None:
+        question = request.question
         text = self._masker.run(text=question)["text"] if self._masker else question
         ticket = self._desk.open_ticket(
-            question=text, intent=intent, reason=reason, trace_id=answer.trace_id
+            question=text,
+            intent=intent,
+            reason=reason,
+            trace_id=answer.trace_id,
+            tenant=request.tenant,
+            session_id=request.session_id,
         )
         answer.handoff = ticket.to_dict()
 
     def close(self) -> None:
         """Release the store (Qdrant local mode allows one open client per folder)."""
         self.store.close()
+
+
+@dataclasses.dataclass
+class _Request:
+    """One request as the pipeline carries it: the question (a follow-up resolved), the
+    conversation's text to search with when it alone finds nothing, whose request it is, where
+    its drafts stream, and its conversation's id."""
+
+    question: str
+    context_query: str | None
+    tenant: str | None
+    relay: StreamRelay | None
+    session_id: str | None = None
 
 
 def _record_skips(answer: Answer, skipped: list[tuple[str, str]]) -> None:

@@ -3,9 +3,11 @@
 Endpoints: `POST /v1/ask` (the whole answer trace: answer, citations, decision, intent, route,
 models tried, verification, retrieval gate, cost, timings, trace id), `POST /v1/search`
 (retrieval only), `POST /v1/chat/completions` (OpenAI-compatible, streamed with `stream: true`;
-see `pipelines.openai_api` for where citations travel), `POST /v1/feedback` (a rating stored
-with the audit record), `GET /healthz`, `GET /readyz`, `GET /metrics` (Prometheus) and the web
-chat at `/`.
+see `pipelines.openai_api` for where citations travel), `POST /v1/sessions` and
+`GET /v1/sessions/{id}` (support conversations: follow-ups are read in context),
+`GET /v1/handoffs[/{id}]` (tickets with the conversation handed over), `POST /v1/feedback` (a
+rating stored with the audit record), `GET /healthz`, `GET /readyz`, `GET /metrics`
+(Prometheus) and the web chat at `/`.
 
 API keys (`docent keys create`): once a key exists, every `/v1` request needs
 `Authorization: Bearer KEY` with the endpoint's scope; the tenant comes from the key and
@@ -36,6 +38,7 @@ from pipelines.keys import OPEN, Caller, KeyStore
 from pipelines.metrics import ServiceMetrics
 from pipelines.openai_api import ChatRequest, ChunkWriter, completion
 from pipelines.qa import QAPipeline
+from pipelines.sessions import SessionStore
 
 RETRY_AFTER_SECONDS = 2
 
@@ -46,11 +49,17 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=4000)
+    session_id: str | None = Field(
+        default=None, description="A conversation from POST /v1/sessions: follow-ups read in it."
+    )
 
 
-class SearchRequest(AskRequest):
+class SearchRequest(BaseModel):
     """A retrieval-only request: the relevant passages, without generation."""
 
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=4000)
     top_k: int = Field(default=5, ge=1, le=50)
 
 
@@ -127,6 +136,7 @@ def create_app(
         pipeline = open_pipeline()
         await asyncio.get_running_loop().run_in_executor(None, pipeline.warm_up)
         state["pipeline"] = pipeline
+        state["sessions"] = SessionStore(pipeline.settings.sessions_path)
         try:
             yield
         finally:
@@ -201,10 +211,42 @@ def create_app(
 
     @app.post("/v1/ask")
     def ask(request: AskRequest, who: Caller = Depends(caller("ask"))) -> JSONResponse:
-        """Answer one question: the answer with its citations and the trace of decisions."""
-        answer = run(lambda p: p.ask(request.question, tenant=who.tenant))
+        """Answer one question: the answer with its citations and the trace of decisions.
+        With a `session_id`, the question is read in its conversation and added to it."""
+        session = checked_session(request.session_id, who)
+        answer = run(lambda p: converse(p, request.question, who, session))
         metrics.answer(answer.to_dict())
         return JSONResponse(answer.to_dict())
+
+    @app.post("/v1/sessions", status_code=201)
+    def new_session(who: Caller = Depends(caller("ask"))) -> dict[str, str]:
+        """Start a support conversation; pass its `session_id` with each question."""
+        return {"session_id": state["sessions"].create(who.tenant)}
+
+    @app.get("/v1/sessions/{session_id}")
+    def get_session(session_id: str, who: Caller = Depends(caller("ask"))) -> dict:
+        """A conversation's turns: question, how it was read, answer, decision, trace id."""
+        session = state["sessions"].get(session_id, who.tenant)
+        if session is None:
+            raise HTTPException(404, f"no session {session_id!r}")
+        return session
+
+    @app.get("/v1/handoffs")
+    def handoffs(limit: int = 50, who: Caller = Depends(caller("admin"))) -> list[dict]:
+        """The newest handoff tickets (of the key's tenant), for the help desk."""
+        desk = state["pipeline"].handoffs
+        return [t.to_dict() for t in desk.tickets(min(max(limit, 1), 500), who.tenant)]
+
+    @app.get("/v1/handoffs/{ticket_id}")
+    def handoff(ticket_id: str, who: Caller = Depends(caller("ask"))) -> dict:
+        """One handoff ticket, with the conversation it hands over."""
+        ticket = state["pipeline"].handoffs.ticket(ticket_id, who.tenant)
+        if ticket is None:
+            raise HTTPException(404, f"no handoff ticket {ticket_id!r}")
+        record = ticket.to_dict()
+        if ticket.session_id is not None:
+            record["conversation"] = state["sessions"].get(ticket.session_id, who.tenant)
+        return record
 
     @app.post("/v1/search")
     def search(request: SearchRequest, who: Caller = Depends(caller("ask"))) -> JSONResponse:
@@ -246,15 +288,18 @@ def create_app(
         question = request.question()
         if question is None:
             raise HTTPException(400, "the messages hold no user message with text")
+        session = checked_session(request.session_id, who)
+        # Without a session, the conversation is the request's earlier user messages.
+        earlier = request.earlier_questions() if session is None else None
         if not request.stream:
-            answer = run(lambda p: p.ask(question, tenant=who.tenant)).to_dict()
+            answer = run(lambda p: converse(p, question, who, session, earlier)).to_dict()
             metrics.answer(answer)
             return JSONResponse(completion(answer, request.model))
         events: queue.Queue = queue.Queue()
 
         def work(pipeline: QAPipeline) -> None:
             try:
-                answer = pipeline.ask(question, tenant=who.tenant, on_event=events.put)
+                answer = converse(pipeline, question, who, session, earlier, events.put)
                 events.put({"type": "final", "answer": answer.to_dict()})
             except AllModelsFailedError as e:
                 events.put({"type": "error", "status": 503, "message": str(e)})
@@ -286,6 +331,31 @@ def create_app(
             yield writer.done()
 
         return StreamingResponse(stream(), media_type="text/event-stream")
+
+    def checked_session(session_id: str | None, who: Caller) -> str | None:
+        """The session id when the caller may use it; 404 otherwise."""
+        if session_id is not None and not state["sessions"].exists(session_id, who.tenant):
+            raise HTTPException(404, f"no session {session_id!r}: create one with /v1/sessions")
+        return session_id
+
+    def converse(
+        pipeline: QAPipeline,
+        question: str,
+        who: Caller,
+        session: str | None,
+        history: list[str] | None = None,
+        on_event: Callable[[dict], None] | None = None,
+    ) -> Any:
+        """Answer in the session's context (or `history`'s), and add the turn to it."""
+        sessions = state["sessions"]
+        if session is not None:
+            history = sessions.history(session)
+        answer = pipeline.ask(
+            question, tenant=who.tenant, on_event=on_event, history=history, session_id=session
+        )
+        if session is not None:
+            sessions.append(session, answer)
+        return answer
 
     def submit(work: Callable[[QAPipeline], Any]) -> Future:
         """Queue `work` for the model; 429 when the queue is full, 503 while starting."""

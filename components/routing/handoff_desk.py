@@ -23,6 +23,8 @@ _MIGRATIONS = [
         trace_id TEXT,
         webhook_status TEXT NOT NULL
     )""",
+    "ALTER TABLE handoffs ADD COLUMN tenant TEXT",
+    "ALTER TABLE handoffs ADD COLUMN session_id TEXT",
 ]
 
 
@@ -38,6 +40,8 @@ class HandoffTicket:
     reason: str
     trace_id: str | None
     webhook_status: str
+    tenant: str | None = None
+    session_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -68,9 +72,20 @@ class HandoffDesk:
         self.timeout = timeout
 
     def open_ticket(
-        self, *, question: str, intent: str | None, reason: str, trace_id: str | None
+        self,
+        *,
+        question: str,
+        intent: str | None,
+        reason: str,
+        trace_id: str | None,
+        tenant: str | None = None,
+        session_id: str | None = None,
     ) -> HandoffTicket:
-        """Record a handoff, then deliver it to the webhook; returns the stored ticket."""
+        """Record a handoff, then deliver it to the webhook; returns the stored ticket.
+
+        :param tenant: whose request it was; only that tenant sees the ticket through the API.
+        :param session_id: the conversation handed over.
+        """
         ticket = HandoffTicket(
             id=uuid.uuid4().hex,
             created=time.time(),
@@ -79,10 +94,12 @@ class HandoffDesk:
             reason=reason,
             trace_id=trace_id,
             webhook_status="not configured" if self.webhook_url is None else "pending",
+            tenant=tenant,
+            session_id=session_id,
         )
         with self._connect() as db:
             db.execute(
-                "INSERT INTO handoffs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO handoffs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 tuple(asdict(ticket).values()),
             )
         if self.webhook_url is not None:
@@ -94,13 +111,24 @@ class HandoffDesk:
                 )
         return ticket
 
-    def tickets(self, limit: int = 100) -> list[HandoffTicket]:
-        """The most recent tickets, newest first."""
+    def tickets(self, limit: int = 100, tenant: str | None = None) -> list[HandoffTicket]:
+        """The most recent tickets, newest first; of one tenant only when `tenant` is given."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT * FROM handoffs ORDER BY created DESC LIMIT ?", (limit,)
+                "SELECT * FROM handoffs WHERE (? IS NULL OR tenant = ?) "
+                "ORDER BY created DESC LIMIT ?",
+                (tenant, tenant, limit),
             ).fetchall()
         return [HandoffTicket(*row) for row in rows]
+
+    def ticket(self, ticket_id: str, tenant: str | None = None) -> HandoffTicket | None:
+        """One ticket by id (None when unknown, or of another tenant than `tenant`)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM handoffs WHERE id = ? AND (? IS NULL OR tenant = ?)",
+                (ticket_id, tenant, tenant),
+            ).fetchone()
+        return HandoffTicket(*row) if row else None
 
     def _deliver(self, ticket: HandoffTicket) -> str:
         import httpx

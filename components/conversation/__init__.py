@@ -1,0 +1,1 @@
+"""Reading a request in the context of its conversation."""
