@@ -172,10 +172,30 @@ class Indexer:
 
     def close(self) -> None:
         """Stop the parser workers and release the store."""
+        self.stop_workers()
+        self.store.close()
+
+    def stop_workers(self) -> None:
+        """Stop the parser workers, leaving the store open (for an indexer over a store that
+        something else owns, such as the service's pipeline)."""
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-        self.store.close()
+
+    def remove(self, sources: Iterable[str]) -> IngestReport:
+        """Remove every chunk of the given sources (paths as recorded) and forget them; a
+        source that is not recorded is reported as failed."""
+        started = time.perf_counter()
+        report = IngestReport()
+        report.recovered = self.recover()
+        stored = self._stored_sources()
+        wanted = list(dict.fromkeys(sources))
+        for source in wanted:
+            if source not in stored:
+                report.files.append(FileResult(source, "failed", reason="not ingested"))
+        self._forget([stored[s] for s in wanted if s in stored], report, report.files.append)
+        report.seconds = time.perf_counter() - started
+        return report
 
     def ingest(
         self,
@@ -463,6 +483,15 @@ class Indexer:
             for source, state in sorted(stored.items())
             if source not in present and any(Path(source).is_relative_to(r) for r in roots)
         ]
+        self._forget(gone, report, done)
+
+    def _forget(
+        self,
+        gone: list[SourceState],
+        report: IngestReport,
+        done: Callable[[FileResult], None],
+    ) -> None:
+        """Delete the sources' chunks and forget them, journaled like any change."""
         if not gone:
             return
         self.manifest.begin(SourceState(s.source, None, None, frozenset()) for s in gone)

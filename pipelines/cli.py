@@ -17,9 +17,12 @@ CONFIG_HELP = "YAML configuration file (default: $DOCENT_CONFIG, else the embedd
 
 
 def _settings(config: str | None):
+    from pipelines import telemetry
     from pipelines.config import load_settings
 
-    return load_settings(config)
+    settings = load_settings(config)
+    telemetry.configure(settings.tracing)
+    return settings
 
 
 def _show_path(source: str) -> str:
@@ -175,15 +178,15 @@ def ingest(
 @click.option("--port", default=8000, show_default=True, help="Port to listen on.")
 @click.option(
     "--max-waiting",
-    default=8,
-    show_default=True,
-    help="Requests that may wait for the model; one more is answered 429 with Retry-After.",
+    type=int,
+    help="Requests that may wait for the model; one more is answered 429 with Retry-After "
+    "[default: service.max_waiting, 8].",
 )
 @click.option(
     "--request-timeout",
-    default=120.0,
-    show_default=True,
-    help="Seconds a request may take, waiting included; beyond, 504.",
+    type=float,
+    help="Seconds a request may take, waiting included; beyond, 504 "
+    "[default: service.request_timeout, 120].",
 )
 @click.option(
     "--open",
@@ -195,13 +198,14 @@ def serve(
     config: str | None,
     host: str,
     port: int,
-    max_waiting: int,
-    request_timeout: float,
+    max_waiting: int | None,
+    request_timeout: float | None,
     open_access: bool,
 ) -> None:
-    """Serve the knowledge base over HTTP: the web chat at /, POST /v1/ask, /v1/search,
-    /v1/chat/completions (OpenAI-compatible, streaming), /v1/feedback, GET /healthz, /readyz,
-    /metrics; OpenAPI docs at /docs.
+    """Serve the knowledge base over HTTP: the web chat at /; POST /v1/ask, /v1/search,
+    /v1/chat/completions (OpenAI-compatible, streaming), /v1/sessions, /v1/feedback,
+    /v1/documents (upload), /v1/ingest; GET /v1/handoffs, /v1/jobs/ID, /v1/documents,
+    /v1/collections, /healthz, /readyz, /metrics. OpenAPI docs at /docs.
 
     Once an API key exists (`docent keys create`), every /v1 request needs one.
 
@@ -226,11 +230,41 @@ def serve(
         )
     app = create_app(
         lambda: QAPipeline.from_settings(settings),
-        max_waiting=max_waiting,
-        request_timeout=request_timeout,
+        max_waiting=settings.service.max_waiting if max_waiting is None else max_waiting,
+        request_timeout=request_timeout or settings.service.request_timeout,
         keys=keys,
     )
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.command()
+@click.option("--config", "config", type=click.Path(), help=CONFIG_HELP)
+@click.option("--http", "http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address for --http.")
+@click.option("--port", default=8001, show_default=True, help="Port for --http.")
+@click.option("--tenant", help="Answer only from the documents ingested with --tenant TENANT.")
+def mcp(config: str | None, http: bool, host: str, port: int, tenant: str | None) -> None:
+    """Serve the knowledge base as MCP tools, `search` and `ask`, for agent front ends
+    (stdio by default; --http serves streamable HTTP at /mcp).
+
+    \b
+    Examples:
+      docent mcp                      # an MCP client starts this command over stdio
+      docent mcp --http --port 8001   # then connect to http://127.0.0.1:8001/mcp
+    """
+    from pipelines.mcp_server import create_mcp
+    from pipelines.qa import QAPipeline
+
+    settings = _settings(config)
+    if http and host not in ("127.0.0.1", "localhost", "::1"):
+        raise click.UsageError(
+            "docent mcp --http has no API keys: serve it on loopback only (--host 127.0.0.1)"
+        )
+    server = create_mcp(lambda: QAPipeline.from_settings(settings), tenant=tenant)
+    if http:
+        server.run("streamable-http", host=host, port=port)
+    else:
+        server.run("stdio")
 
 
 @cli.group()

@@ -234,6 +234,36 @@ class AuditSettings(BaseModel):
     enabled: bool = True
 
 
+class ServiceSettings(BaseModel):
+    """`docent serve`: request limits, uploads, and where server-side paths may be ingested
+    from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_waiting: int = Field(default=8, ge=0)
+    request_timeout: float = Field(default=120.0, gt=0)
+    max_upload_mb: float = Field(default=50.0, gt=0)
+    ingest_roots: list[Path] = []
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry spans of each request and its stages (classify, retrieve, generate,
+    verify, ...): `exporter` none, otlp (OTLP/HTTP to `endpoint`) or console (stderr)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    exporter: Literal["none", "otlp", "console"] = "none"
+    endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    service_name: str = "docent"
+    timeout: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> "TracingSettings":
+        if not self.endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"tracing.endpoint must be an http(s) URL (got {self.endpoint!r})")
+        return self
+
+
 DEFAULT_MODELS = {"gemma-3-270m": ModelSettings()}
 
 
@@ -259,6 +289,8 @@ class Settings(BaseModel):
     safety: SafetySettings = SafetySettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     audit: AuditSettings = AuditSettings()
+    service: ServiceSettings = ServiceSettings()
+    tracing: TracingSettings = TracingSettings()
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":
@@ -331,6 +363,11 @@ class Settings(BaseModel):
     def sessions_path(self) -> Path:
         """The SQLite file of support conversations (`docent serve` sessions)."""
         return self.data_path / "sessions.sqlite"
+
+    @property
+    def uploads_path(self) -> Path:
+        """Where `docent serve` keeps uploaded documents, a folder per tenant."""
+        return self.data_path / "uploads"
 
     @property
     def keys_path(self) -> Path:

@@ -219,8 +219,37 @@ class QAPipeline:
         question = question.strip()
         if not question:
             raise DocentError('the question is empty; ask something, e.g. docent ask "..."')
+        trace_id = uuid.uuid4().hex
+        with timing.request_span("docent.ask", **{"docent.trace_id": trace_id}) as span:
+            answer = self._answer(question, trace_id, tenant, on_event, history, session_id)
+            if self._audit is not None:
+                record = answer.to_dict()
+                if self._masker is not None:
+                    record["question"] = self._masker.run(text=question)["text"]
+                self._audit.record(record, tenant=tenant)
+            span.set_attributes(
+                {
+                    "docent.decision": answer.decision,
+                    "docent.route": answer.route,
+                    "docent.intent": (answer.intent or {}).get("name", ""),
+                    "docent.model": answer.model or "",
+                    "docent.cost": answer.cost,
+                }
+            )
+        return answer
+
+    def _answer(
+        self,
+        question: str,
+        trace_id: str,
+        tenant: str | None,
+        on_event: Callable[[Event], None] | None,
+        history: list[str] | None,
+        session_id: str | None,
+    ) -> Answer:
+        """The answer to a non-empty question, with its timings (see `ask`)."""
         started = time.perf_counter()
-        answer = Answer(question, "", [], False, trace_id=uuid.uuid4().hex)
+        answer = Answer(question, "", [], False, trace_id=trace_id)
         budget = Budget(self.settings.budget.max_tokens, self.settings.budget.max_cost)
         relay = StreamRelay(on_event) if on_event is not None else None
         with timing.collect() as timings:
@@ -255,11 +284,6 @@ class QAPipeline:
             relay.finish(answer.answer, f"docent abstained: {why}" if why else "final answer")
         answer.timings = {name: round(seconds, 4) for name, seconds in timings.items()}
         answer.timings["total"] = round(time.perf_counter() - started, 4)
-        if self._audit is not None:
-            record = answer.to_dict()
-            if self._masker is not None:
-                record["question"] = self._masker.run(text=question)["text"]
-            self._audit.record(record, tenant=tenant)
         return answer
 
     def _classify(self, question: str, answer: Answer, budget: Budget) -> str:

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import AllModelsFailedError, DocentError
+from pipelines.documents import DocumentLibrary, UploadError
 from pipelines.keys import OPEN, Caller, KeyStore
 from pipelines.metrics import ServiceMetrics
 from pipelines.openai_api import ChatRequest, ChunkWriter, completion
@@ -71,6 +72,14 @@ class FeedbackRequest(BaseModel):
     trace_id: str = Field(min_length=1, max_length=64)
     rating: Literal["up", "down"]
     comment: str = Field(default="", max_length=2000)
+
+
+class IngestRequest(BaseModel):
+    """Server-side files or folders to ingest; each must lie under `service.ingest_roots`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(min_length=1, max_length=100)
 
 
 class Busy(Exception):
@@ -123,7 +132,7 @@ def create_app(
     :param request_timeout: seconds a request may take, waiting included; beyond, 504.
     :param keys: the API keys; while one is active, requests need a key.
     """
-    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi import Depends, FastAPI, HTTPException, Request, UploadFile
     from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -137,11 +146,13 @@ def create_app(
         await asyncio.get_running_loop().run_in_executor(None, pipeline.warm_up)
         state["pipeline"] = pipeline
         state["sessions"] = SessionStore(pipeline.settings.sessions_path)
+        state["documents"] = DocumentLibrary(pipeline.settings, pipeline.store)
         try:
             yield
         finally:
             state["pipeline"] = None
             desk.close()
+            state["documents"].close()
             pipeline.close()
 
     app = FastAPI(
@@ -169,6 +180,20 @@ def create_app(
             return found
 
         return check
+
+    @app.middleware("http")
+    async def limit_uploads(request: Request, call_next):
+        """Refuse an upload bigger than the limit before its body is read."""
+        if request.url.path == "/v1/documents" and request.method == "POST":
+            limit = state["pipeline"].settings.service.max_upload_mb if state["pipeline"] else 0
+            size = int(request.headers.get("content-length") or 0)
+            # Multipart framing adds a little; a body beyond the limit plus 1 MB is refused.
+            if size > (limit + 1) * 1024 * 1024:
+                return JSONResponse(
+                    {"detail": f"the upload is over {limit:g} MB (service.max_upload_mb)"},
+                    status_code=413,
+                )
+        return await call_next(request)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next):
@@ -203,6 +228,71 @@ def create_app(
         """Prometheus metrics: requests, stage latencies, model calls, gates, tokens, cost."""
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
+
+    @app.post("/v1/documents", status_code=202)
+    async def upload(
+        files: list[UploadFile], who: Caller = Depends(caller("ingest"))
+    ) -> dict[str, Any]:
+        """Upload files (multipart, field `files`) to ingest for the key's tenant; returns the
+        ingest job to follow at /v1/jobs/{id}. A file of the same name replaces the earlier
+        one. Refused: too big (413), a type docent does not read or content that is not what
+        the name says (415)."""
+        library = state["documents"]
+        limit = int(library.settings.service.max_upload_mb * 1024 * 1024)
+        saved = []
+        for file in files:
+            data = await file.read(limit + 1)
+            try:
+                saved.append(library.save_upload(file.filename or "", data, who.tenant))
+            except UploadError as e:
+                raise HTTPException(e.status, str(e)) from e
+        return start_job(saved, who)
+
+    @app.post("/v1/ingest", status_code=202)
+    def ingest_paths(request: IngestRequest, who: Caller = Depends(caller("ingest"))) -> dict:
+        """Ingest server-side files or folders, only under `service.ingest_roots`."""
+        try:
+            paths = [state["documents"].check_path(p) for p in request.paths]
+        except UploadError as e:
+            raise HTTPException(e.status, str(e)) from e
+        return start_job(paths, who)
+
+    @app.get("/v1/jobs/{job_id}")
+    def job(job_id: str, who: Caller = Depends(caller("ingest"))) -> dict[str, Any]:
+        """An ingest job: queued, running, done or failed, with its summary."""
+        found = state["documents"].job(job_id, who.tenant)
+        if found is None:
+            raise HTTPException(404, f"no ingest job {job_id!r}")
+        return found.to_dict()
+
+    @app.get("/v1/documents")
+    def documents(who: Caller = Depends(caller("ingest"))) -> list[dict[str, Any]]:
+        """The ingested documents of the key's tenant: id, name, chunks, converter."""
+        return state["documents"].documents(who.tenant)
+
+    @app.delete("/v1/documents/{document_id}")
+    def delete_document(document_id: str, who: Caller = Depends(caller("ingest"))) -> dict:
+        """Remove a document's chunks from the collection."""
+        library = state["documents"]
+        removed = run(lambda p: library.remove(document_id, who.tenant))
+        if removed is None:
+            raise HTTPException(404, f"no document {document_id!r}")
+        return removed
+
+    @app.get("/v1/collections")
+    def collections(who: Caller = Depends(caller("ask"))) -> list[dict[str, Any]]:
+        """The collection as the key's tenant sees it: embedding model, documents, chunks."""
+        return [state["documents"].collection(who.tenant)]
+
+    def start_job(files: list[Any], who: Caller) -> dict[str, Any]:
+        library = state["documents"]
+        job = library.new_job(files, who.tenant)
+        try:
+            submit(lambda p: library.run(job))
+        except HTTPException:
+            library.jobs.pop(job.id, None)
+            raise
+        return job.to_dict()
 
     @app.get("/", response_class=HTMLResponse)
     def chat_page() -> str:

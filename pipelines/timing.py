@@ -1,4 +1,10 @@
-"""Seconds spent in each pipeline component, collected through Haystack's tracing hook."""
+"""Seconds spent in each pipeline stage and component, and the same as OpenTelemetry spans.
+
+Stages (`stage("generate")`) and Haystack component runs are timed into the active
+`collect()` dict and, when an OpenTelemetry tracer provider is configured (see
+`pipelines.telemetry`), recorded as spans `docent.<stage>` and `haystack.<component>` under
+the request's span. Without a provider the OpenTelemetry API does nothing.
+"""
 
 import contextlib
 import contextvars
@@ -8,6 +14,9 @@ from typing import Any
 
 from haystack import tracing
 from haystack.tracing import Span, Tracer
+from opentelemetry import trace as otel
+
+_TRACER = otel.get_tracer("docent")
 
 _CURRENT: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar(
     "docent_stage_timings", default=None
@@ -15,11 +24,14 @@ _CURRENT: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextV
 
 
 class _TimingSpan(Span):
-    def __init__(self) -> None:
+    def __init__(self, otel_span: Any) -> None:
         self.tags: dict[str, Any] = {}
+        self.otel_span = otel_span
 
     def set_tag(self, key: str, value: Any) -> None:
         self.tags[key] = value
+        if isinstance(value, str | int | float | bool):
+            self.otel_span.set_attribute(key, value)
 
 
 class StageTimer(Tracer):
@@ -37,16 +49,25 @@ class StageTimer(Tracer):
         parent_span: Span | None = None,
     ) -> Iterator[Span]:
         """Time the block; component runs are recorded under the component's name."""
-        span = _TimingSpan()
-        span.tags.update(tags or {})
-        started = time.perf_counter()
-        try:
-            yield span
-        finally:
-            timings = _CURRENT.get()
-            name = span.tags.get("haystack.component.name")
-            if timings is not None and operation_name == "haystack.component.run" and name:
-                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+        tags = tags or {}
+        name = tags.get("haystack.component.name")
+        span_name = f"haystack.{name}" if name else operation_name
+        with _TRACER.start_as_current_span(span_name) as otel_span:
+            span = _TimingSpan(otel_span)
+            for key, value in tags.items():
+                span.set_tag(key, value)
+            started = time.perf_counter()
+            try:
+                yield span
+            finally:
+                self._record(operation_name, span, started)
+
+    @staticmethod
+    def _record(operation_name: str, span: _TimingSpan, started: float) -> None:
+        timings = _CURRENT.get()
+        name = span.tags.get("haystack.component.name")
+        if timings is not None and operation_name == "haystack.component.run" and name:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
     def current_span(self) -> Span | None:
         """No span is exposed for log correlation."""
@@ -73,11 +94,18 @@ def collect() -> Iterator[dict[str, float]]:
 
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Add the wall time of the block to the active `collect()` dict under `name`."""
+    """Add the wall time of the block to the active `collect()` dict under `name` (and record
+    it as the span `docent.<name>`)."""
     started = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings = _CURRENT.get()
-        if timings is not None:
-            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+    with _TRACER.start_as_current_span(f"docent.{name}"):
+        try:
+            yield
+        finally:
+            timings = _CURRENT.get()
+            if timings is not None:
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+
+
+def request_span(name: str, **attributes: Any) -> Any:
+    """The span of one request (a context manager yielding it), parent of its stages."""
+    return _TRACER.start_as_current_span(name, attributes=attributes)

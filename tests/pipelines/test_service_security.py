@@ -6,6 +6,7 @@ OpenAI `user` field, in the question), streamed and not.
 """
 
 import json
+import time
 
 import httpx
 import pytest
@@ -33,7 +34,16 @@ def tenants(tmp_path_factory):
     from pipelines.service import create_app
 
     root = tmp_path_factory.mktemp("tenants")
-    settings = Settings(data_dir=root / "data")
+    (root / "share").mkdir()
+    (root / "share" / "returns.md").write_text(
+        "# Returns\n\nAcme customers may return goods within 45 days of delivery.\n"
+    )
+    (root / "outside.md").write_text("# Outside\n\nThis file lies outside the share.\n")
+    (root / "share" / "escape.md").symlink_to(root / "outside.md")
+    settings = Settings(
+        data_dir=root / "data",
+        service={"ingest_roots": [str(root / "share")], "max_upload_mb": 0.01},
+    )
     indexer = settings.open_indexer()
     try:
         for tenant, text in DOCS.items():
@@ -47,11 +57,13 @@ def tenants(tmp_path_factory):
     keys = {tenant: store.create(f"{tenant} desk", ["ask"], tenant)[1] for tenant in DOCS}
     keys["ingest-only"] = store.create("uploader", ["ingest"], "acme")[1]
     keys["every-tenant"] = store.create("auditor", ["ask"])[1]
+    for tenant in DOCS:
+        keys[f"{tenant}-ingest"] = store.create(f"{tenant} uploads", ["ask", "ingest"], tenant)[1]
     revoked_id, keys["revoked"] = store.create("old", ["ask"], "acme")
     store.revoke(revoked_id)
     app = create_app(lambda: QAPipeline.from_settings(settings), keys=store)
     with running_app(app) as base:
-        yield base, keys, settings
+        yield base, keys, settings, root
 
 
 def post(base, path, key, body, **headers):
@@ -64,7 +76,7 @@ def post(base, path, key, body, **headers):
 
 
 def test_requests_need_a_valid_key_with_the_scope(tenants):
-    base, keys, _ = tenants
+    base, keys, *_ = tenants
     question = {"question": "What is the vault code?"}
     missing = post(base, "/v1/ask", None, question)
     assert missing.status_code == 401 and "Authorization: Bearer" in missing.json()["detail"]
@@ -77,7 +89,7 @@ def test_requests_need_a_valid_key_with_the_scope(tenants):
 
 
 def test_each_tenant_gets_its_own_documents(tenants):
-    base, keys, _ = tenants
+    base, keys, *_ = tenants
     for tenant, secret in SECRETS.items():
         body = post(base, "/v1/ask", keys[tenant], {"question": "What is the vault code?"}).json()
         assert secret in body["answer"], body
@@ -85,7 +97,7 @@ def test_each_tenant_gets_its_own_documents(tenants):
 
 
 def test_no_chunk_of_one_tenant_reaches_the_other(tenants):
-    base, keys, _ = tenants
+    base, keys, *_ = tenants
     key = keys["globex"]
     # The control: without a tenant, these questions do find Acme's document.
     for question in ATTACKS:
@@ -120,7 +132,7 @@ def test_no_chunk_of_one_tenant_reaches_the_other(tenants):
 
 
 def test_feedback_cannot_touch_another_tenants_answer(tenants):
-    base, keys, settings = tenants
+    base, keys, settings, _ = tenants
     answer = post(base, "/v1/ask", keys["acme"], {"question": "What is the vault code?"}).json()
     vote = {"trace_id": answer["trace_id"], "rating": "down"}
     assert post(base, "/v1/feedback", keys["globex"], vote).status_code == 404
@@ -133,8 +145,86 @@ def test_feedback_cannot_touch_another_tenants_answer(tenants):
 
 
 def test_keys_are_stored_hashed(tenants):
-    _, keys, settings = tenants
+    _, keys, settings, _ = tenants
     raw = settings.keys_path.read_bytes()
     assert all(key.encode() not in raw for key in keys.values())
     listed = json.dumps(KeyStore(settings.keys_path).list())
     assert all(key not in listed for key in keys.values())
+
+
+def wait_for(base, key, job):
+    for _ in range(600):
+        state = httpx.get(
+            f"{base}/v1/jobs/{job['id']}", headers={"Authorization": f"Bearer {key}"}
+        ).json()
+        if state["status"] in ("done", "failed"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"the job did not finish: {state}")
+
+
+def upload(base, key, name, data):
+    return httpx.post(
+        f"{base}/v1/documents",
+        files={"files": (name, data)},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+
+
+def test_uploads_are_checked_ingested_for_the_tenant_and_removable(tenants):
+    base, keys, *_ = tenants
+    key, other = keys["acme-ingest"], keys["globex-ingest"]
+    assert upload(base, keys["acme"], "a.md", b"# A").status_code == 403, "needs ingest scope"
+    big = upload(base, key, "big.md", b"x" * 20_000)
+    assert big.status_code == 413 and "max_upload_mb" in big.json()["detail"]
+    fake = upload(base, key, "report.pdf", b"# not a PDF at all")
+    assert fake.status_code == 415 and "not a .pdf" in fake.json()["detail"]
+    image = upload(base, key, "scan.png", b"\x89PNG....")
+    assert image.status_code == 415 and "OCR" in image.json()["detail"]
+
+    text = b"# Parking\n\nAcme visitors park in garage P7 on level two.\n"
+    job = upload(base, key, "../../parking.md", text)
+    assert job.status_code == 202, job.text
+    done = wait_for(base, key, job.json())
+    assert done["status"] == "done" and done["summary"]["ingested"] == 1
+    assert done["files"] == ["parking.md"], "the name is cleaned of any path"
+    found = post(base, "/v1/search", keys["acme"], {"question": "Where do visitors park?"})
+    assert "P7" in found.json()["passages"][0]["text"]
+    other_search = post(base, "/v1/search", keys["globex"], {"question": "visitor parking"})
+    assert "P7" not in other_search.text
+
+    [listed] = [
+        d
+        for d in httpx.get(f"{base}/v1/documents", headers=bearer(key)).json()
+        if d["name"] == "parking.md"
+    ]
+    assert listed["tenant"] == "acme" and listed["chunks"] >= 1
+    gone = httpx.delete(f"{base}/v1/documents/{listed['id']}", headers=bearer(other))
+    assert gone.status_code == 404, "another tenant cannot remove it"
+    removed = httpx.delete(f"{base}/v1/documents/{listed['id']}", headers=bearer(key))
+    assert removed.status_code == 200 and removed.json()["chunks_removed"] == listed["chunks"]
+    found = post(base, "/v1/search", keys["acme"], {"question": "Where do visitors park?"}).text
+    assert "P7" not in found
+    [collection] = httpx.get(f"{base}/v1/collections", headers=bearer(key)).json()
+    assert collection["embedding_model"] and collection["documents"] >= 1
+
+
+def test_server_paths_are_limited_to_the_ingest_roots(tenants):
+    base, keys, _, root = tenants
+    key = keys["acme-ingest"]
+    share = root / "share"
+    for path in (root / "outside.md", share / "escape.md", share / ".." / "outside.md"):
+        refused = post(base, "/v1/ingest", key, {"paths": [str(path)]})
+        assert refused.status_code == 403 and "ingest_roots" in refused.json()["detail"]
+    linked = post(base, "/v1/ingest", key, {"paths": [str(root / "share")]})
+    assert linked.status_code == 403 and "escape.md links to" in linked.json()["detail"]
+    job = post(base, "/v1/ingest", key, {"paths": [str(root / "share" / "returns.md")]})
+    assert job.status_code == 202, job.text
+    assert wait_for(base, key, job.json())["status"] == "done"
+    found = post(base, "/v1/search", keys["acme"], {"question": "How long do returns take?"})
+    assert "45 days" in found.json()["passages"][0]["text"]
+
+
+def bearer(key):
+    return {"Authorization": f"Bearer {key}"}
