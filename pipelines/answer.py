@@ -28,7 +28,8 @@ class Answer:
     gate on retrieval: the best passage's similarity, the floor below which the pipeline
     abstains, the level below which it escalates, and the verdict. `conversation` says how a
     follow-up question was read: the question it follows, the question it was read as, and
-    the text searched when that alone found nothing.
+    the text searched when that alone found nothing. `safety` lists the sentences taken out of
+    the retrieved passages because they tried to instruct the model.
     """
 
     question: str
@@ -48,6 +49,7 @@ class Answer:
     handoff: dict[str, Any] | None = None
     handoff_offered: bool = False
     conversation: dict[str, Any] | None = None
+    safety: dict[str, Any] | None = None
     trace_id: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 

@@ -218,11 +218,13 @@ class HandoffSettings(BaseModel):
 
 
 class SafetySettings(BaseModel):
-    """Masking personal data (emails, phone, card and account numbers) in answers and logs."""
+    """Masking personal data (emails, phone, card and account numbers) in answers and logs;
+    taking sentences that try to instruct the model out of retrieved passages."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mask_pii: bool = False
+    filter_injections: bool = True
 
 
 class AuditSettings(BaseModel):

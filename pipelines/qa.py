@@ -28,6 +28,7 @@ from components.generation.fallback_generator import Budget, ChainResult, ModelC
 from components.retrieval.relevance_filter import RelevanceFilter
 from components.retrieval.score_fusion import ScoreFusion
 from components.routing.handoff_desk import HandoffDesk
+from components.safety.injection_filter import InjectionFilter
 from components.safety.pii_masker import PiiMasker
 from components.shipped_models import (
     embedding_dimension,
@@ -157,6 +158,7 @@ class QAPipeline:
         )
         self._masker = PiiMasker() if settings.safety.mask_pii else None
         self._follow_up = FollowUpResolver()
+        self._injections = InjectionFilter() if settings.safety.filter_injections else None
         self._audit = AuditLog(path=settings.audit_path) if settings.audit.enabled else None
 
     @property
@@ -454,6 +456,17 @@ class QAPipeline:
                 f"{gate.min_similarity})",
             )
             return
+        if self._injections is not None:
+            with timing.stage("injections"):
+                screened = self._injections.run(documents=relevant)
+            if screened["removed"]:
+                answer.safety = {"removed_instructions": screened["removed"]}
+            relevant = screened["documents"]
+            if not relevant:
+                self._abstain(
+                    question, answer, "the relevant passages only held instructions to the model"
+                )
+                return
         if route.answer_style == "short":
             with timing.stage("focus"):
                 relevant = self._focus(question, relevant)

@@ -68,6 +68,13 @@ SHORT_EXAMPLES = "".join(
     )
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# The prompt's own structure: a passage may not start a line the way the prompt does, or it
+# could close the context and forge a question and its answer.
+_STRUCTURE = re.compile(
+    r"^([ \t]*)(context|question|answer|customer|assistant|system|user|instruction)s?[ \t]*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HEADER = re.compile(r"^([ \t]*)\[(\d+)\]", re.MULTILINE)
 _WORD = re.compile(r"\w+")
 # A passage cut shorter than this is not worth its place in the prompt.
 _MIN_PASSAGE_TOKENS = 48
@@ -78,7 +85,9 @@ class ContextPacker:
     """Pack retrieved chunks, best first, into a completion prompt within a context window.
 
     Chunks are numbered [1], [2], ... in the order given, each headed by its section (the
-    chunk's own leading title lines are left out, the header shows them); a chunk that nearly
+    chunk's own leading title lines are left out, the header shows them); passage text stays
+    data: a line that opens like the prompt's own parts ("Question:", "Answer:") or a passage
+    header is quoted, and the question is put on one line; a chunk that nearly
     repeats one already packed (overlapping windows, the same paragraph in two files) is
     dropped; a chunk that does not fit whole is cut at a sentence end, and packing stops when
     nothing more fits. Tokens are counted with the generator's own tokenizer, read from its
@@ -171,7 +180,7 @@ class ContextPacker:
                 continue
             title = document.meta.get("section") or Path(document.meta.get("source", "")).name
             header = "" if short else f"[{len(packed) + 1}] {title}\n"
-            fitted = self._fit(header, _body(document), budget)
+            fitted = self._fit(header, neutralise(_body(document)), budget)
             if fitted is None:
                 break
             text, tokens = fitted
@@ -186,6 +195,8 @@ class ContextPacker:
 
     @staticmethod
     def _prompt(question: str, context: str, short: bool) -> str:
+        # The question is one line: a line break in it could start a forged answer.
+        question = " ".join(question.split())
         if short:
             return (
                 f"{SHORT_INSTRUCTION}\n\n{SHORT_EXAMPLES}Context: {context}\n"
@@ -209,6 +220,13 @@ class ContextPacker:
             kept.append(sentence)
             tokens = candidate
         return (" ".join(kept), tokens) if kept else None
+
+
+def neutralise(text: str) -> str:
+    """Passage text that cannot pass for the prompt's structure: a line opening like a prompt
+    part ("Question:", "Answer:", "System:") or a passage header ("[2]") is quoted instead."""
+    text = _STRUCTURE.sub(lambda m: f"{m.group(1)}({m.group(2)})", text)
+    return _HEADER.sub(lambda m: f"{m.group(1)}({m.group(2)})", text)
 
 
 def _body(document: Document) -> str:
