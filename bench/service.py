@@ -192,8 +192,10 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=60)
     print(f"{args.clients} clients, {args.seconds:.0f} s per mode, docent serve on loopback")
-    print(f"{'mode':<10} {'answers/s':>9} {'direct/s':>8} {'ratio':>5} {'p50 s':>6} "
-          f"{'p95 s':>6} {'p99 s':>6} {'429':>5} {'5xx':>4} {'lost':>4} {'audit':>6}")
+    print(
+        f"{'mode':<10} {'answers/s':>9} {'direct/s':>8} {'ratio':>5} {'p50 s':>6} "
+        f"{'p95 s':>6} {'p99 s':>6} {'429':>5} {'5xx':>4} {'lost':>4} {'audit':>6}"
+    )
     for r in results:
         print(
             f"{r['mode']:<10} {r['per_second']:>9.2f} {baseline[r['mode']]:>8.2f} "

@@ -1,6 +1,7 @@
 """`docent serve`: the pipeline over real HTTP on loopback (uvicorn in a thread)."""
 
 import threading
+import time
 
 import httpx
 import pytest
@@ -207,3 +208,73 @@ def test_the_web_chat_streams_cites_and_takes_feedback(service, qa):
         assert errors == []
     rated = [r for r in qa.audit.recent(50) if r["feedback"] == "up"]
     assert rated and rated[0]["question"] == question
+
+
+def test_a_request_past_its_timeout_gets_504_and_a_queued_one_never_runs(qa):
+    from pipelines.service import create_app
+
+    calls = []
+
+    class Slow:
+        """The session's pipeline, two seconds slower per question."""
+
+        def __getattr__(self, name):
+            return getattr(qa, name)
+
+        def ask(self, question, **kwargs):
+            calls.append(question)
+            time.sleep(2)
+            return qa.ask(question, **kwargs)
+
+        def close(self):
+            pass
+
+    with running_app(create_app(lambda: Slow(), request_timeout=1.0)) as base:
+        results = {}
+
+        def send(question):
+            results[question] = httpx.post(
+                f"{base}/v1/ask", json={"question": question}, timeout=60
+            )
+
+        first = threading.Thread(target=send, args=("Which warehouse do orders ship from?",))
+        first.start()
+        time.sleep(0.3)
+        send("How long does the espresso machine warranty last?")
+        first.join()
+        time.sleep(2.5)  # the first answer finishes in the background
+    assert {r.status_code for r in results.values()} == {504}
+    assert all("no answer within 1 s" in r.json()["detail"] for r in results.values())
+    assert calls == ["Which warehouse do orders ship from?"], "the queued request never ran"
+
+
+def test_a_stream_whose_models_all_fail_ends_with_an_error_event(qa):
+    from openai import APIError, OpenAI
+
+    from pipelines.config import Settings
+    from pipelines.qa import QAPipeline
+    from pipelines.service import create_app
+    from tests.servers import unused_base_url
+
+    down = {
+        "provider": "openai",
+        "base_url": unused_base_url(),
+        "model": "down",
+        "retries": 0,
+        "tokenizer": "gemma-3-270m",
+    }
+    settings = Settings(data_dir=qa.settings.data_path, models={"down": down})
+
+    class Borrowed(QAPipeline):
+        def close(self):
+            pass  # the session's store stays open
+
+    with running_app(create_app(lambda: Borrowed(settings, qa.store))) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="unused", timeout=60, max_retries=0)
+        stream = client.chat.completions.create(
+            model="docent",
+            messages=[{"role": "user", "content": "Which warehouse do orders ship from?"}],
+            stream=True,
+        )
+        with pytest.raises(APIError, match="cannot reach"):
+            list(stream)
