@@ -84,6 +84,31 @@ def completion_body(text: str, prompt: str = "", model: str = "fault-proxy") -> 
 
 
 @contextmanager
+def post_recorder(path: str = "/", status: int = 200) -> Iterator[tuple[str, list[bytes]]]:
+    """An HTTP endpoint on loopback that records the body of every POST and answers `status`
+    with an empty body (a webhook, an OTLP collector); yields its URL and the bodies."""
+    bodies: list[bytes] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_POST(self):
+            bodies.append(self.rfile.read(int(self.headers.get("content-length") or 0)))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            """Stay quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, name="post-recorder", daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def running_app(app, ready_path: str = "/readyz", timeout: float = 120.0) -> Iterator[str]:
     """Serve an ASGI `app` with uvicorn in a thread on a free loopback port; yields its base URL
     once `ready_path` answers 200, and shuts it down (lifespan included) on exit."""

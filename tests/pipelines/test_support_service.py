@@ -2,15 +2,13 @@
 and a handoff reaches the webhook and the API with the conversation it hands over."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.pipelines.support_queries import SUPPORT_QUESTIONS
-from tests.servers import running_app
+from tests.servers import post_recorder, running_app
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,21 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def webhook():
     """A help desk's webhook on loopback that records what it is sent."""
-    received = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/docent", received
-    server.shutdown()
+    with post_recorder("/hooks/docent", status=204) as (url, bodies):
+        yield url, bodies
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +70,7 @@ def test_a_conversation_reads_follow_ups_in_context_and_hands_over(support, webh
     assert handed["decision"] == "handoff"
     ticket = handed["handoff"]
     assert ticket["session_id"] == session_id
-    [delivered] = [t for t in webhook[1] if t["id"] == ticket["id"]]
+    [delivered] = [t for t in map(json.loads, webhook[1]) if t["id"] == ticket["id"]]
     assert delivered["session_id"] == session_id and "jane@" not in delivered["question"]
 
     shown = httpx.get(f"{base}/v1/handoffs/{ticket['id']}").json()

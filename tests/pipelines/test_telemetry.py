@@ -2,49 +2,41 @@
 collector (a real HTTP server on loopback that decodes what it receives)."""
 
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.cli import docent
+from tests.servers import post_recorder
 
 FAQ = "# Shipping\n\nOrders ship from the Rotterdam warehouse within two working days.\n"
 
 
 @pytest.fixture()
 def collector():
-    """An OTLP/HTTP trace endpoint on loopback; yields its URL and the spans received."""
+    """An OTLP/HTTP trace endpoint on loopback; yields its URL and the spans it received, as
+    (service name, span)."""
+    with post_recorder("/v1/traces") as (url, bodies):
+        yield url, bodies
+
+
+def spans_of(bodies: list[bytes]) -> list:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
 
     spans = []
-
-    class Collector(BaseHTTPRequestHandler):
-        def do_POST(self):
-            request = ExportTraceServiceRequest()
-            request.ParseFromString(self.rfile.read(int(self.headers["content-length"])))
-            for resource in request.resource_spans:
-                service = {a.key: a.value.string_value for a in resource.resource.attributes}
-                for scope in resource.scope_spans:
-                    spans.extend((service["service.name"], span) for span in scope.spans)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", spans
-    server.shutdown()
+    for body in bodies:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for resource in request.resource_spans:
+            service = {a.key: a.value.string_value for a in resource.resource.attributes}
+            for scope in resource.scope_spans:
+                spans.extend((service["service.name"], span) for span in scope.spans)
+    return spans
 
 
 def test_a_question_is_traced_by_stage(tmp_path, collector):
-    url, spans = collector
+    url, bodies = collector
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "shipping.md").write_text(FAQ)
     config = tmp_path / "traced.yaml"
@@ -52,9 +44,10 @@ def test_a_question_is_traced_by_stage(tmp_path, collector):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCENT_")}
     env.update(DOCENT_DATA_DIR=str(tmp_path / "data"), DOCENT_CONFIG=str(config))
     assert docent("ingest", "--quiet", str(tmp_path / "docs"), env=env).returncode == 0
-    spans.clear()
+    bodies.clear()
     asked = docent("ask", "--json", "Which warehouse do orders ship from?", env=env)
     assert asked.returncode == 0, asked.stderr
+    spans = spans_of(bodies)
     by_name = {span.name: span for _, span in spans}
     assert {service for service, _ in spans} == {"kb"}
     request = by_name["docent.ask"]
