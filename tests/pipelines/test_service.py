@@ -278,3 +278,50 @@ def test_a_stream_whose_models_all_fail_ends_with_an_error_event(qa):
         )
         with pytest.raises(APIError, match="cannot reach"):
             list(stream)
+
+
+def test_a_model_cut_off_mid_stream_restarts_with_the_fallback_over_http(qa):
+    from openai import OpenAI
+
+    from pipelines.config import Settings
+    from pipelines.qa import QAPipeline
+    from pipelines.service import create_app
+    from tests.servers import FaultProxy, unused_base_url
+
+    class Borrowed(QAPipeline):
+        def close(self):
+            pass  # the session's store stays open
+
+    with FaultProxy(unused_base_url()) as proxy:
+        proxy.inject("cut:Orders ship by")
+        flaky = {
+            "provider": "openai",
+            "base_url": proxy.base_url,
+            "model": "flaky",
+            "retries": 0,
+            "tokenizer": "gemma-3-270m",
+            "price_in": 0.0,
+        }
+        models = {"flaky": flaky, "gemma-3-270m": {"provider": "llama_cpp"}}
+        settings = Settings(
+            data_dir=qa.settings.data_path,
+            models=models,
+            routes={"question": {"models": ["flaky", "gemma-3-270m"]}},
+        )
+        with running_app(create_app(lambda: Borrowed(settings, qa.store))) as base:
+            client = OpenAI(base_url=f"{base}/v1", api_key="unused", timeout=120, max_retries=0)
+            chunks = list(
+                client.chat.completions.create(
+                    model="docent",
+                    messages=[{"role": "user", "content": "Which warehouse do orders ship from?"}],
+                    stream=True,
+                )
+            )
+    events = [(c.model_extra or {}).get("docent") for c in chunks]
+    restart = next(i for i, e in enumerate(events) if e and e["event"] == "restart")
+    before = "".join(c.choices[0].delta.content or "" for c in chunks[:restart])
+    after = "".join(c.choices[0].delta.content or "" for c in chunks[restart:])
+    assert before == "Orders ship by" and "cut off" in events[restart]["reason"]
+    final = events[-1]
+    assert final["event"] == "final" and final["model"] == "gemma-3-270m"
+    assert plain(after) == plain(final["answer"]) and "Rotterdam" in after
