@@ -1,0 +1,207 @@
+"""A sentence-transformers model (transformer body, mean pooling) run by ONNX Runtime."""
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from components.errors import ConfigError
+
+PRECISIONS = ("fp32", "int8")
+
+
+class OnnxSentenceEncoder:
+    """Encode texts with a local sentence-transformers model exported to ONNX.
+
+    The model's transformer is exported once with torch's own exporter (no optimum) into
+    `cache_dir`, under a name that hashes the weights, so a changed model is exported again;
+    with `precision="int8"` the export is also quantised (ONNX Runtime's `quantize_dynamic`,
+    weights per output channel; activations are scaled per batch, so an int8 vector varies
+    slightly with the texts batched with it). Export writes to a temporary file and renames
+    it, so a killed run never leaves a half-written model. Pooling is the model's own mean
+    pooling, followed by L2 normalisation when asked, as sentence-transformers does; other
+    poolings are refused.
+
+    Texts are tokenised once, sorted by length and encoded in batches of similar length, so
+    short texts are not padded to the longest of the whole input.
+
+    Usage:
+    ```python
+    encoder = OnnxSentenceEncoder(model_path=path, cache_dir=cache, precision="int8")
+    vectors = encoder.encode(["How long is the warranty?"], normalize=True)  # (1, 384)
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        model_path: str,
+        cache_dir: str,
+        precision: str = "fp32",
+        batch_size: int = 32,
+        threads: int | None = None,
+    ) -> None:
+        """Create the encoder; the export and the session are made on `warm_up`.
+
+        :param model_path: the sentence-transformers model folder.
+        :param cache_dir: where exported models are kept.
+        :param precision: "fp32" (the same numbers as torch) or "int8" (quantised weights).
+        :param batch_size: texts per ONNX Runtime call.
+        :param threads: intra-op threads; None lets ONNX Runtime choose.
+        """
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive (got {batch_size})")
+        self.model_path = model_path
+        self.cache_dir = cache_dir
+        self.precision = precision
+        self.batch_size = batch_size
+        self.threads = threads
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._max_length = 256
+        self._inputs: list[str] = []
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Export the model if needed, then load the tokenizer and the ONNX session."""
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            folder = Path(self.model_path)
+            self._check_pooling(folder)
+            config = folder / "sentence_bert_config.json"
+            if config.is_file():
+                self._max_length = json.loads(config.read_text())["max_seq_length"]
+            self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            self._tokenizer.no_padding()
+            self._tokenizer.enable_truncation(self._max_length)
+            options = ort.SessionOptions()
+            if self.threads is not None:
+                options.intra_op_num_threads = self.threads
+            self._session = ort.InferenceSession(
+                str(self.exported_path()), options, providers=["CPUExecutionProvider"]
+            )
+            self._inputs = [i.name for i in self._session.get_inputs()]
+
+    @property
+    def dimension(self) -> int:
+        """The length of the vectors."""
+        self.warm_up()
+        return int(self._session.get_outputs()[0].shape[-1])
+
+    def exported_path(self) -> Path:
+        """The ONNX file for this model and precision, exported (and quantised) if missing."""
+        weights = sorted(Path(self.model_path).glob("*.safetensors")) or sorted(
+            Path(self.model_path).glob("*.bin")
+        )
+        if not weights:
+            raise ConfigError(f"{self.model_path} holds no model weights to export to ONNX")
+        digest = hashlib.sha256()
+        for file in weights:
+            digest.update(file.read_bytes())
+        name = f"{Path(self.model_path).name}-{digest.hexdigest()[:12]}"
+        fp32 = Path(self.cache_dir) / f"{name}-fp32.onnx"
+        if not fp32.is_file():
+            self._export(fp32)
+        if self.precision == "fp32":
+            return fp32
+        int8 = Path(self.cache_dir) / f"{name}-int8-per-channel.onnx"
+        if not int8.is_file():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            partial = int8.with_suffix(f".{os.getpid()}.part")
+            # Per output channel: per-tensor scales cost far more agreement with the fp32
+            # vectors (mean cosine 0.936 against 0.994 on SciFact abstracts).
+            quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+            partial.replace(int8)
+        return int8
+
+    def encode(self, texts: list[str], normalize: bool = True) -> np.ndarray:
+        """The vectors of `texts`, in their order, as a float32 array (len(texts), dimension)."""
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in batch)
+            feeds = {
+                name: np.zeros((len(batch), width), dtype=np.int64)
+                for name in ("input_ids", "attention_mask", "token_type_ids")
+            }
+            for row, index in enumerate(batch):
+                encoding = encodings[index]
+                size = len(encoding.ids)
+                feeds["input_ids"][row, :size] = encoding.ids
+                feeds["attention_mask"][row, :size] = encoding.attention_mask
+                feeds["token_type_ids"][row, :size] = encoding.type_ids
+            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})
+            mask = feeds["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden[0] * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            vectors[batch] = pooled
+        if normalize:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors /= np.maximum(norms, 1e-12)
+        return vectors
+
+    def _export(self, target: Path) -> None:
+        """Export the transformer with torch's exporter (TorchScript-based, opset 17)."""
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        model = AutoModel.from_pretrained(self.model_path, local_files_only=True).eval()
+        tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
+        sample = tokenizer(
+            ["an example", "a longer example sentence"], padding=True, return_tensors="pt"
+        )
+        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+        class Body(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, *inputs: Any) -> Any:
+                return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
+
+        partial = target.with_suffix(f".{os.getpid()}.part")
+        axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
+        with torch.no_grad():
+            torch.onnx.export(
+                Body(),
+                tuple(sample[n] for n in names),
+                str(partial),
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        partial.replace(target)
+
+    @staticmethod
+    def _check_pooling(folder: Path) -> None:
+        pooling = folder / "1_Pooling" / "config.json"
+        if pooling.is_file():
+            config = json.loads(pooling.read_text())
+            if not config.get("pooling_mode_mean_tokens") or any(
+                config.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens")
+            ):
+                raise ConfigError(
+                    f"{folder}: the onnx embedding backend supports mean-pooling models only; "
+                    "use embedding.backend: torch"
+                )

@@ -1,0 +1,75 @@
+"""OnnxSentenceEncoder: the shipped MiniLM exported with torch's exporter, run by ONNX Runtime,
+against the same model in sentence-transformers."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from components.embedding.onnx_encoder import OnnxSentenceEncoder
+from components.errors import ConfigError
+from components.shipped_models import embedding_model_path, sentence_encoder
+
+TEXTS = [
+    "How long does the espresso machine warranty last?",
+    "Orders ship from the Rotterdam warehouse within two working days.",
+    "Brew with water at 94 degrees Celsius. " * 20,  # longer than most, in its own bucket
+    "Hi",
+]
+
+
+@pytest.fixture(scope="module")
+def model_path():
+    return embedding_model_path("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="module")
+def reference(model_path):
+    return sentence_encoder(model_path).encode(TEXTS, normalize_embeddings=True)
+
+
+@pytest.mark.parametrize(("precision", "agreement"), [("fp32", 0.9999), ("int8", 0.97)])
+def test_vectors_agree_with_sentence_transformers(
+    model_path, reference, tmp_path_factory, precision, agreement
+):
+    cache = tmp_path_factory.mktemp("onnx")
+    encoder = OnnxSentenceEncoder(
+        model_path=model_path, cache_dir=str(cache), precision=precision, batch_size=2
+    )
+    vectors = encoder.encode(TEXTS)
+    assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
+    cosines = (vectors * reference).sum(axis=1)
+    assert cosines.min() > agreement, cosines
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # One text alone gets the vector it gets among others (padding does not leak in); int8
+    # scales activations per batch, so there it is only nearly the same.
+    alone = encoder.encode([TEXTS[3]])[0]
+    if precision == "fp32":
+        assert np.allclose(alone, vectors[3], atol=1e-5)
+    else:
+        assert float(alone @ vectors[3]) > 0.97
+    exported = encoder.exported_path()
+    assert f"-{precision}" in exported.name and exported.suffix == ".onnx"
+    stamp = exported.stat().st_mtime_ns
+    again = OnnxSentenceEncoder(model_path=model_path, cache_dir=str(cache), precision=precision)
+    again.warm_up()
+    assert again.exported_path().stat().st_mtime_ns == stamp, "the export is reused"
+    assert not list(Path(cache).glob("*.part")), "no partial files are left"
+    assert encoder.encode([]).shape == (0, 384)
+
+
+def test_other_poolings_and_bad_settings_are_refused(model_path, tmp_path):
+    folder = tmp_path / "cls-model"
+    folder.mkdir()
+    for item in Path(model_path).iterdir():
+        if item.name != "1_Pooling":
+            os.symlink(item, folder / item.name)
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(
+        '{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}'
+    )
+    with pytest.raises(ConfigError, match="mean-pooling models only"):
+        OnnxSentenceEncoder(model_path=str(folder), cache_dir=str(tmp_path)).warm_up()
+    with pytest.raises(ValueError, match="precision"):
+        OnnxSentenceEncoder(model_path=model_path, cache_dir=str(tmp_path), precision="fp16")
