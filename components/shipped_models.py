@@ -88,7 +88,7 @@ def gguf_model_path(name: str) -> str:
             "nor an existing .gguf file"
         )
     package = __import__(GGUF_MODELS[name])
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docent" / "models"
+    cache = model_cache()
     target = cache / package.MODEL_NAME
     expected_size = sum(part.stat().st_size for part in package.chunk_paths())
     if target.is_file() and target.stat().st_size == expected_size:
@@ -102,3 +102,9 @@ def gguf_model_path(name: str) -> str:
     finally:
         partial.unlink(missing_ok=True)
     return str(target)
+
+
+def model_cache() -> Path:
+    """Where docent keeps models it builds from shipped ones (the assembled GGUF, ONNX
+    exports): `$XDG_CACHE_HOME/docent/models`, by default `~/.cache/docent/models`."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docent" / "models"

@@ -20,8 +20,9 @@ from haystack_integrations.components.embedders.sentence_transformers import (
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.embedding.bm25_sparse_document_embedder import Bm25SparseDocumentEmbedder
+from components.embedding.onnx_embedders import OnnxDocumentEmbedder
 from components.errors import ConfigError, UnreadableFileError
-from components.shipped_models import embedding_dimension, embedding_model_path
+from components.shipped_models import embedding_dimension, embedding_model_path, model_cache
 from ingest.config import (
     ChunkingSettings,
     EmbeddingSettings,
@@ -141,17 +142,7 @@ class Indexer:
         )
         self._pool: ParsePool | RayParsePool | None = None
         self._embed = Pipeline()
-        self._embed.add_component(
-            "dense",
-            SentenceTransformersDocumentEmbedder(
-                model=embedding_model_path,
-                batch_size=embedding.batch_size,
-                progress_bar=False,
-                normalize_embeddings=True,
-                meta_fields_to_embed=EMBEDDED_META,
-                local_files_only=True,
-            ),
-        )
+        self._embed.add_component("dense", _dense_embedder(embedding, embedding_model_path))
         self._embed.add_component(
             "sparse",
             Bm25SparseDocumentEmbedder(
@@ -609,6 +600,26 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _dense_embedder(embedding: EmbeddingSettings, model_path: str) -> Any:
+    """The document embedder of the configured backend."""
+    if embedding.backend == "torch":
+        return SentenceTransformersDocumentEmbedder(
+            model=model_path,
+            batch_size=embedding.batch_size,
+            progress_bar=False,
+            normalize_embeddings=True,
+            meta_fields_to_embed=EMBEDDED_META,
+            local_files_only=True,
+        )
+    return OnnxDocumentEmbedder(
+        model=model_path,
+        cache_dir=str(model_cache()),
+        precision="int8" if embedding.backend == "onnx-int8" else "fp32",
+        batch_size=embedding.batch_size,
+        meta_fields_to_embed=EMBEDDED_META,
+    )
+
+
 def _fingerprint(
     embedding: EmbeddingSettings,
     chunking: ChunkingSettings,
@@ -618,7 +629,10 @@ def _fingerprint(
     """A short hash of every setting that shapes the chunks and their vectors (and no other:
     batch sizes, workers and limits change how fast, not what)."""
     settings = {
-        "embedding": embedding.model,
+        # The onnx backend gives torch's vectors; only the quantised one changes them.
+        "embedding": embedding.model
+        if embedding.backend != "onnx-int8"
+        else f"{embedding.model}@int8",
         "chunking": chunking.model_dump(),
         "parsing": parsing.model_dump(include={"pdf_strategy", "languages"}),
         "sparse": sparse.model_dump(),

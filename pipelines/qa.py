@@ -21,6 +21,7 @@ from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.conversation.follow_up_resolver import FollowUpResolver
 from components.embedding.bm25_sparse_text_embedder import Bm25SparseTextEmbedder
+from components.embedding.onnx_embedders import OnnxTextEmbedder
 from components.errors import AllModelsFailedError, ConfigError, DocentError, StoreError
 from components.gates.audit_log import AuditLog
 from components.generation.cited_answer_builder import ABSTAIN, CitedAnswerBuilder
@@ -33,6 +34,7 @@ from components.safety.pii_masker import PiiMasker
 from components.shipped_models import (
     embedding_dimension,
     embedding_model_path,
+    model_cache,
     sentence_encoder,
 )
 from components.verification.support_verifier import SupportVerifier
@@ -85,15 +87,7 @@ class QAPipeline:
         embedder_path = embedding_model_path(settings.embedding.model)
         self.registry = ModelRegistry(settings)
         self._retrieve = Pipeline()
-        self._retrieve.add_component(
-            "embed_dense",
-            SentenceTransformersTextEmbedder(
-                model=embedder_path,
-                normalize_embeddings=True,
-                progress_bar=False,
-                local_files_only=True,
-            ),
-        )
+        self._retrieve.add_component("embed_dense", _query_embedder(settings, embedder_path))
         self._retrieve.add_component(
             "embed_sparse", Bm25SparseTextEmbedder(language=settings.sparse.language)
         )
@@ -720,6 +714,20 @@ class _Request:
     tenant: str | None
     relay: StreamRelay | None
     session_id: str | None = None
+
+
+def _query_embedder(settings: Settings, model_path: str) -> Any:
+    """The query embedder of the configured embedding backend."""
+    backend = settings.embedding.backend
+    if backend == "torch":
+        return SentenceTransformersTextEmbedder(
+            model=model_path, normalize_embeddings=True, progress_bar=False, local_files_only=True
+        )
+    return OnnxTextEmbedder(
+        model=model_path,
+        cache_dir=str(model_cache()),
+        precision="int8" if backend == "onnx-int8" else "fp32",
+    )
 
 
 def _record_skips(answer: Answer, skipped: list[tuple[str, str]]) -> None:

@@ -73,3 +73,22 @@ def test_other_poolings_and_bad_settings_are_refused(model_path, tmp_path):
         OnnxSentenceEncoder(model_path=str(folder), cache_dir=str(tmp_path)).warm_up()
     with pytest.raises(ValueError, match="precision"):
         OnnxSentenceEncoder(model_path=model_path, cache_dir=str(tmp_path), precision="fp16")
+
+
+def test_the_embedders_serialise_and_embed_like_sentence_transformers(model_path, tmp_path):
+    from haystack import Document
+
+    from components.embedding.onnx_embedders import OnnxDocumentEmbedder, OnnxTextEmbedder
+    from tests.components.helpers import round_trip
+
+    documents = OnnxDocumentEmbedder(
+        model=model_path, cache_dir=str(tmp_path), meta_fields_to_embed=["section"]
+    ).run(documents=[Document(content="Orders ship from Rotterdam.", meta={"section": "Ship"})])
+    expected = sentence_encoder(model_path).encode(
+        ["Ship\nOrders ship from Rotterdam."], normalize_embeddings=True
+    )[0]
+    assert np.dot(documents["documents"][0].embedding, expected) > 0.9999
+    query = OnnxTextEmbedder(model=model_path, cache_dir=str(tmp_path)).run(text="Hi")
+    assert len(query["embedding"]) == 384
+    restored, data = round_trip(OnnxTextEmbedder(model=model_path, cache_dir=str(tmp_path)))
+    assert restored.precision == "fp32" and data["init_parameters"]["cache_dir"] == str(tmp_path)
