@@ -55,6 +55,11 @@ class EmbeddingSettings(_Section):
     batch_size: int = Field(default=32, ge=1, le=1024)
     write_batch: int = Field(default=512, ge=1)
 
+    @property
+    def onnx_precision(self) -> str:
+        """The ONNX model's precision for an onnx backend: "int8" or "fp32"."""
+        return "int8" if self.backend == "onnx-int8" else "fp32"
+
 
 class SparseSettings(_Section):
     """BM25-style sparse vectors; Qdrant applies the IDF part at query time."""

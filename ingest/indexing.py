@@ -563,11 +563,15 @@ def open_indexer(
     parsing: ParsingSettings,
     sparse: SparseSettings,
     rebuild: bool = False,
+    opened: QdrantDocumentStore | None = None,
 ) -> Indexer:
     """Open the configured store and its manifest and build an `Indexer`; `close()` it after.
 
     :param rebuild: empty the collection and forget its manifest first, so that everything
         ingested next is embedded with the configured model (after changing the model).
+    :param opened: a store already open on the configured collection (owned by the
+        caller, such as the service's pipeline: Qdrant local mode admits one client); then
+        `stop_workers()` the indexer instead of closing it.
 
     Raises:
         StoreError: the store cannot be opened, or the collection holds another model's vectors.
@@ -575,6 +579,8 @@ def open_indexer(
     model_path = embedding_model_path(embedding.model)
     dimension = embedding_dimension(model_path)
     manifest = Manifest(manifest_path, store.collection)
+    if rebuild and opened is not None:
+        raise ValueError("a rebuild recreates the collection: it cannot use an open store")
     if rebuild:
         # The collection is emptied before the manifest forgets it: a run killed in between
         # still refuses the old model, and the rebuild is simply run again.
@@ -582,7 +588,7 @@ def open_indexer(
         manifest.drop()
     manifest.bind_model(embedding.model, dimension)
     return Indexer(
-        store=open_store(store, store_path, dimension),
+        store=opened if opened is not None else open_store(store, store_path, dimension),
         manifest=manifest,
         embedding_model_path=model_path,
         embedding=embedding,
@@ -614,7 +620,7 @@ def _dense_embedder(embedding: EmbeddingSettings, model_path: str) -> Any:
     return OnnxDocumentEmbedder(
         model=model_path,
         cache_dir=str(model_cache()),
-        precision="int8" if embedding.backend == "onnx-int8" else "fp32",
+        precision=embedding.onnx_precision,
         batch_size=embedding.batch_size,
         meta_fields_to_embed=EMBEDDED_META,
     )

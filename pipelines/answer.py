@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from haystack import Document
+
 
 @dataclass
 class Citation:
@@ -56,3 +58,15 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
+
+
+def passage(document: Document) -> dict[str, Any]:
+    """A retrieved chunk as search results show it: source, page, section, text and its dense
+    similarity to the question."""
+    return {
+        "source": document.meta.get("source", ""),
+        "page": document.meta.get("page"),
+        "section": document.meta.get("section", ""),
+        "text": document.content or "",
+        "similarity": document.meta.get("similarity"),
+    }

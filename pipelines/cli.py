@@ -16,6 +16,10 @@ from components.errors import ConfigError, DocentError
 CONFIG_HELP = "YAML configuration file (default: $DOCENT_CONFIG, else the embedded defaults)."
 
 
+# Addresses only this machine can reach.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def _settings(config: str | None):
     from pipelines import telemetry
     from pipelines.config import load_settings
@@ -223,7 +227,7 @@ def serve(
 
     settings = _settings(config)
     keys = KeyStore(settings.keys_path)
-    if host not in ("127.0.0.1", "localhost", "::1") and not keys.active() and not open_access:
+    if host not in LOOPBACK and not keys.active() and not open_access:
         raise click.UsageError(
             f"serving on {host} without API keys would let anyone who reaches it ask: create "
             "one with `docent keys create NAME`, or pass --open"
@@ -256,7 +260,7 @@ def mcp(config: str | None, http: bool, host: str, port: int, tenant: str | None
     from pipelines.qa import QAPipeline
 
     settings = _settings(config)
-    if http and host not in ("127.0.0.1", "localhost", "::1"):
+    if http and host not in LOOPBACK:
         raise click.UsageError(
             "docent mcp --http has no API keys: serve it on loopback only (--host 127.0.0.1)"
         )

@@ -376,8 +376,11 @@ class Settings(BaseModel):
         """The SQLite file of the service's API keys (hashed)."""
         return self.data_path / "keys.sqlite"
 
-    def open_indexer(self, rebuild: bool = False) -> "Indexer":
-        """An `Indexer` over the configured store; `close()` it when done."""
+    def open_indexer(self, rebuild: bool = False, store: Any = None) -> "Indexer":
+        """An `Indexer` over the configured store; `close()` it when done.
+
+        :param store: the configured store, already open (see `ingest.indexing.open_indexer`).
+        """
         from ingest.indexing import open_indexer
 
         return open_indexer(
@@ -389,6 +392,7 @@ class Settings(BaseModel):
             chunking=self.chunking,
             parsing=self.parsing,
             sparse=self.sparse,
+            opened=store,
         )
 
 

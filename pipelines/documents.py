@@ -14,26 +14,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.converters.unstructured_converter import check_supported
+from components.converters.unstructured_converter import OLE_MAGIC, check_supported
 from components.errors import DocentError, UnreadableFileError
-from components.shipped_models import embedding_dimension, embedding_model_path
 from ingest.indexing import Indexer
 from ingest.manifest import Manifest
 from pipelines.config import Settings
 
 SHARED = "_shared"
 _ZIP = b"PK\x03\x04"
-_OLE = bytes.fromhex("d0cf11e0a1b11ae1")
 # What the first bytes of a binary format must be; text formats must decode as UTF-8.
 _MAGIC = {
     ".pdf": (b"%PDF",),
-    ".docx": (_ZIP, _OLE),
-    ".pptx": (_ZIP, _OLE),
-    ".xlsx": (_ZIP, _OLE),
+    ".docx": (_ZIP, OLE_MAGIC),
+    ".pptx": (_ZIP, OLE_MAGIC),
+    ".xlsx": (_ZIP, OLE_MAGIC),
     ".epub": (_ZIP,),
     ".odt": (_ZIP,),
-    ".xls": (_OLE,),
-    ".msg": (_OLE,),
+    ".xls": (OLE_MAGIC,),
+    ".msg": (OLE_MAGIC,),
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -237,19 +235,7 @@ class DocumentLibrary:
 
     def _index(self) -> Indexer:
         if self._indexer is None:
-            s = self.settings
-            model_path = embedding_model_path(s.embedding.model)
-            manifest = self._manifest()
-            manifest.bind_model(s.embedding.model, embedding_dimension(model_path))
-            self._indexer = Indexer(
-                store=self.store,
-                manifest=manifest,
-                embedding_model_path=model_path,
-                embedding=s.embedding,
-                chunking=s.chunking,
-                parsing=s.parsing,
-                sparse=s.sparse,
-            )
+            self._indexer = self.settings.open_indexer(store=self.store)
         return self._indexer
 
 

@@ -1,12 +1,12 @@
 """`docent eval`: run the query pipeline over an evaluation set, score it, and gate it."""
 
 import dataclasses
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from components.errors import ConfigError, DocentError
+from components.generation.cited_answer_builder import strip_citations
 from components.shipped_models import embedding_model_path, sentence_encoder
 from evaluation.config import (
     ANSWER_METRICS,
@@ -205,8 +205,6 @@ def evaluate_retrieval(
     return report, gates
 
 
-CITATION_MARK = re.compile(r"\s*\[\d+\]")
-
 # Labels a data set may give its out-of-scope items (CLINC150 uses "oos").
 OUT_OF_SCOPE_LABELS = frozenset({"oos", "out_of_scope", "out-of-scope"})
 
@@ -284,7 +282,7 @@ def _score(
     sources = [d.meta.get("source", "") for d in retrieved]
     scores: dict[str, float] = {"answered": float(decision not in ("abstain", "error"))}
     # The citation markers are not part of the answer's text.
-    text = CITATION_MARK.sub("", reply).strip()
+    text = strip_citations(reply).strip()
     if item.references:
         scores["exact_match"] = exact_match(text, item.references)
         scores["token_f1"] = token_f1(text, item.references)

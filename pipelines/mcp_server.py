@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from components.errors import DocentError
+from pipelines.answer import passage
 from pipelines.qa import QAPipeline
 
 INSTRUCTIONS = (
@@ -58,16 +59,7 @@ def create_mcp(open_pipeline: Callable[[], QAPipeline], tenant: str | None = Non
         if not 1 <= top_k <= 20:
             raise ToolError(f"top_k must be between 1 and 20 (got {top_k})")
         documents = await in_turn(lambda p: p.search(question, tenant=tenant))
-        return [
-            {
-                "source": d.meta.get("source", ""),
-                "section": d.meta.get("section", ""),
-                "page": d.meta.get("page"),
-                "text": d.content or "",
-                "similarity": d.meta.get("similarity"),
-            }
-            for d in documents[:top_k]
-        ]
+        return [passage(d) for d in documents[:top_k]]
 
     @server.tool()
     async def ask(question: str) -> dict[str, Any]:

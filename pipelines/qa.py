@@ -718,15 +718,14 @@ class _Request:
 
 def _query_embedder(settings: Settings, model_path: str) -> Any:
     """The query embedder of the configured embedding backend."""
-    backend = settings.embedding.backend
-    if backend == "torch":
+    if settings.embedding.backend == "torch":
         return SentenceTransformersTextEmbedder(
             model=model_path, normalize_embeddings=True, progress_bar=False, local_files_only=True
         )
     return OnnxTextEmbedder(
         model=model_path,
         cache_dir=str(model_cache()),
-        precision="int8" if backend == "onnx-int8" else "fp32",
+        precision=settings.embedding.onnx_precision,
     )
 
 

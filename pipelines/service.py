@@ -97,16 +97,20 @@ class Service:
         keys = self.keys
 
         def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
-            if keys is None or not keys.active():
+            if keys is None:
                 return OPEN
-            if credentials is None:
-                raise HTTPException(
-                    401,
-                    "this service needs an API key: send Authorization: Bearer KEY",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            found = keys.check(credentials.credentials)
+            # A valid key is found with one look-up; whether any key is in force is asked
+            # only when there is none (clients such as openai's always send some bearer).
+            found = keys.check(credentials.credentials) if credentials is not None else None
             if found is None:
+                if not keys.active():
+                    return OPEN
+                if credentials is None:
+                    raise HTTPException(
+                        401,
+                        "this service needs an API key: send Authorization: Bearer KEY",
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
                 raise HTTPException(401, "the API key is unknown or revoked")
             if not found.allows(scope):
                 raise HTTPException(403, f"the API key lacks the scope {scope!r}")

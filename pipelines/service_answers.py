@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import AllModelsFailedError, DocentError
+from pipelines.answer import passage
 from pipelines.keys import Caller
 from pipelines.openai_api import ChatRequest, ChunkWriter, completion
 from pipelines.qa import QAPipeline
@@ -104,16 +105,7 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
         return JSONResponse(
             {
                 "question": request.question,
-                "passages": [
-                    {
-                        "source": d.meta.get("source", ""),
-                        "page": d.meta.get("page"),
-                        "section": d.meta.get("section", ""),
-                        "text": d.content or "",
-                        "similarity": d.meta.get("similarity"),
-                    }
-                    for d in documents[: request.top_k]
-                ],
+                "passages": [passage(d) for d in documents[: request.top_k]],
             }
         )
 

@@ -12,18 +12,17 @@ draft. `StreamRelay` keeps what was sent consistent with the answer that is fina
   travel with the final event together with the citations.
 """
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-Event = dict[str, Any]
+from components.generation.cited_answer_builder import strip_citations
 
-_MARKER = re.compile(r"\s*\[\d+\]")
+Event = dict[str, Any]
 
 
 def plain(text: str) -> str:
     """`text` without citation markers, its white space collapsed."""
-    return " ".join(_MARKER.sub("", text).split())
+    return " ".join(strip_citations(text).split())
 
 
 class StreamRelay:

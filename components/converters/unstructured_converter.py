@@ -64,7 +64,7 @@ _UNREADABLE = {
 
 _ZIP_BASED = {".docx", ".pptx", ".xlsx", ".epub", ".odt"}
 # An encrypted .docx/.xlsx/.pptx is an OLE compound file holding an "EncryptionInfo" stream.
-_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 _ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")
 _EMAIL = {".eml", ".msg"}
 # Files named as a legacy Office format that are in fact the modern (ZIP) one are read as such.
@@ -291,4 +291,4 @@ def _effective_suffix(path: Path) -> str:
 def _is_encrypted_office(path: Path) -> bool:
     with path.open("rb") as f:
         head = f.read(32 << 20)  # the stream directory may lie anywhere in the file
-    return head.startswith(_OLE_MAGIC) and _ENCRYPTION_INFO in head
+    return head.startswith(OLE_MAGIC) and _ENCRYPTION_INFO in head

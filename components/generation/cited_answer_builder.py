@@ -10,6 +10,13 @@ from components.embedding.bm25 import Bm25Encoder
 
 ABSTAIN = "The documents do not say."
 _MARKER = re.compile(r"\s*\[(\d+)\]")
+
+
+def strip_citations(text: str) -> str:
+    """`text` without its citation markers ("... per week [1]." -> "... per week.")."""
+    return _MARKER.sub("", text)
+
+
 # A sentence ends at . ! or ? followed by white space, so "127.0.0.1" or "3.5" stays whole.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -50,7 +57,7 @@ class CitedAnswerBuilder:
     @component.output_types(answers=list[GeneratedAnswer])
     def run(self, query: str, replies: list[str], documents: list[Document]) -> dict[str, Any]:
         """Build the answer to `query` from the first reply and the packed `documents`."""
-        reply = _MARKER.sub("", replies[0] if replies else "").strip()
+        reply = strip_citations(replies[0] if replies else "").strip()
         doc_terms = [
             set(self._encoder.terms(f"{d.meta.get('section', '')}\n{d.content or ''}"))
             for d in documents
