@@ -28,6 +28,16 @@ _INSTRUCTION = re.compile(
 _SENTENCE = re.compile(r"((?<=[.!?])\s+|\n+)")
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` as the filter judges them (without their separators)."""
+    return _SENTENCE.split(text)[::2]
+
+
+def is_instruction(text: str) -> bool:
+    """Whether `text` tries to instruct the model."""
+    return _INSTRUCTION.search(text) is not None
+
+
 @component
 class InjectionFilter:
     """Remove the sentences of retrieved chunks that try to instruct the model.
@@ -52,14 +62,14 @@ class InjectionFilter:
         removed: list[dict[str, Any]] = []
         for document in documents:
             text = document.content or ""
-            if not _INSTRUCTION.search(text):
+            if not is_instruction(text):
                 kept.append(document)
                 continue
             parts = _SENTENCE.split(text)
             clean: list[str] = []
             for index in range(0, len(parts), 2):
                 sentence, separator = parts[index], "".join(parts[index + 1 : index + 2])
-                if _INSTRUCTION.search(sentence):
+                if is_instruction(sentence):
                     removed.append({"source": document.meta.get("source", ""), "text": sentence})
                 else:
                     clean.append(sentence + separator)
