@@ -21,6 +21,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from common import percentile
+
 import components  # noqa: F401  (offline defaults)
 from pipelines.config import load_settings
 from pipelines.qa import QAPipeline
@@ -37,12 +39,6 @@ MESSAGES = [
     "What's the weather in Paris?",
 ]
 MODEL_STAGES = ("embed_dense", "classify", "verify")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-quantile of `values` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

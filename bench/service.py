@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import httpx
+from common import percentile
 
 import components  # noqa: F401  (offline defaults)
 from pipelines.config import Settings
@@ -46,14 +47,6 @@ QUESTIONS = [
     "How many days of annual leave do full-time employees get?",
     "Who do new employees meet on their first day?",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-quantile of `values` (nearest rank); NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def direct(settings: Settings, seconds: float) -> dict[str, float]:

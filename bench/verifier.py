@@ -24,8 +24,10 @@ AUROC is of the hallucination label against 1 - score. For scale, the verdicts o
 detectors that FaithBench ships in its metadata are scored on the same samples.
 
 Usage:
-    OMP_NUM_THREADS=1 .venv/bin/python bench/verifier.py [--data FOLDER]
-(default FOLDER: ../shared/data/faithbench)
+    OMP_NUM_THREADS=1 .venv/bin/python bench/verifier.py [--data FOLDER] [--candidates N]
+(default FOLDER: ../shared/data/faithbench; `--candidates 0` compares each summary sentence
+with every source sentence by embedding, the verifier's default only with the few sharing
+the most terms)
 """
 
 import argparse
@@ -199,12 +201,20 @@ def difference(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared/data/faithbench"))
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        help="document sentences compared by embedding per answer sentence (0: all; default: "
+        "the verifier's)",
+    )
     args = parser.parse_args()
     folder = Path(args.data)
     if not any(folder.glob("batch_*.json")):
         sys.exit(f"no batch_*.json in {folder}; pass the FaithBench folder with --data")
     samples = load(folder)
-    verifier = SupportVerifier(model=embedding_model_path("all-MiniLM-L6-v2"))
+    options = {} if args.candidates is None else {"candidates": args.candidates}
+    verifier = SupportVerifier(model=embedding_model_path("all-MiniLM-L6-v2"), **options)
     verifier.warm_up()
     details, seconds = verify_all(samples, verifier)
     report(samples, details, seconds, verifier)

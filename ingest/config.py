@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from components.shipped_models import ONNX_PRECISIONS
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -15,18 +17,24 @@ class _Section(BaseModel):
 class StoreSettings(_Section):
     """Where chunks are stored, and the manifest of what was ingested.
 
-    `qdrant_local` keeps the collection in a folder (`path`, relative to the data directory
-    unless absolute); `qdrant_server` talks to a Qdrant server or cluster at `url`, with the API
-    key read from the environment variable named by `api_key_env`. `manifest` is the SQLite
+    `qdrant_edge` (the default) keeps the collection in a folder with Qdrant's Rust engine
+    running in process: HNSW and payload indexes, a write-ahead log, about 1 ms a query at
+    100,000 chunks (bench/vector_store.py). `qdrant_local` is qdrant-client's local mode, exact
+    search in Python (about 120 ms a query at 100,000 chunks; it warns past 20,000).
+    `qdrant_server` talks to a Qdrant server or cluster at `url`, with the API key read from
+    the environment variable named by `api_key_env`. `path` (relative to the data directory
+    unless absolute) defaults to `edge` or `qdrant` by kind; `hnsw_ef` is how many candidates
+    the edge store's HNSW search keeps (more: better recall, slower). `manifest` is the SQLite
     file (relative to the data directory unless absolute) that records what each file
     contributed.
     """
 
-    kind: Literal["qdrant_local", "qdrant_server"] = "qdrant_local"
-    path: str = "qdrant"
+    kind: Literal["qdrant_edge", "qdrant_local", "qdrant_server"] = "qdrant_edge"
+    path: str | None = None
     url: str | None = None
     api_key_env: str | None = None
     timeout: float = Field(default=30, gt=0)
+    hnsw_ef: int = Field(default=128, ge=1, le=4096)
     collection: str = Field(default="docent", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     manifest: str = "manifest.sqlite"
 
@@ -34,9 +42,16 @@ class StoreSettings(_Section):
     def _server_needs_url(self) -> "StoreSettings":
         if self.kind == "qdrant_server" and not self.url:
             raise ValueError("kind 'qdrant_server' needs url (e.g. http://qdrant:6333)")
-        if self.kind == "qdrant_local" and (self.url or self.api_key_env):
+        if self.kind != "qdrant_server" and (self.url or self.api_key_env):
             raise ValueError("url and api_key_env apply to kind 'qdrant_server' only")
         return self
+
+    @property
+    def folder(self) -> str:
+        """The store's folder, relative to the data directory unless absolute."""
+        if self.path is not None:
+            return self.path
+        return "edge" if self.kind == "qdrant_edge" else "qdrant"
 
 
 class EmbeddingSettings(_Section):
@@ -44,21 +59,24 @@ class EmbeddingSettings(_Section):
 
     `batch_size` chunks go through the model at once; `write_batch` is about how many chunks
     (whole files at a time) are embedded and written between two manifest commits.
-    sentence-transformers sorts each batch by length, so padding stays small. `backend`:
-    torch (sentence-transformers), onnx (the same model exported to ONNX Runtime, the same
-    vectors) or onnx-int8 (quantised: 1.7x faster on this CPU, nDCG@10 -0.006 on SciFact;
-    bench/embedding.py); changing it re-embeds what is ingested next.
+    Both backends batch texts of similar length together, so padding stays small. `backend`:
+    onnx (the default: the model exported once to ONNX Runtime, torch's vectors, and a
+    question embedded in about half torch's time, bench/query_latency.py), torch
+    (sentence-transformers) or onnx-int8 (quantised: ingest 1.7x faster on this CPU, nDCG@10
+    -0.006 on SciFact; bench/embedding.py). Switching between torch and onnx keeps the stored
+    vectors; switching to or from onnx-int8 re-embeds what is ingested next. The backend also
+    runs the intent classifier's and the verifier's embeddings.
     """
 
     model: str = "all-MiniLM-L6-v2"
-    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx"
     batch_size: int = Field(default=32, ge=1, le=1024)
     write_batch: int = Field(default=512, ge=1)
 
     @property
     def onnx_precision(self) -> str:
         """The ONNX model's precision for an onnx backend: "int8" or "fp32"."""
-        return "int8" if self.backend == "onnx-int8" else "fp32"
+        return ONNX_PRECISIONS[self.backend] or "fp32"
 
 
 class SparseSettings(_Section):

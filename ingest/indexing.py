@@ -17,12 +17,12 @@ from haystack.document_stores.types import DuplicatePolicy
 from haystack_integrations.components.embedders.sentence_transformers import (
     SentenceTransformersDocumentEmbedder,
 )
-from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.embedding.bm25_sparse_document_embedder import Bm25SparseDocumentEmbedder
 from components.embedding.onnx_embedders import OnnxDocumentEmbedder
 from components.errors import ConfigError, UnreadableFileError
 from components.shipped_models import embedding_dimension, embedding_model_path, model_cache
+from components.stores.edge_document_store import EdgeDocumentStore
 from ingest.config import (
     ChunkingSettings,
     EmbeddingSettings,
@@ -35,7 +35,7 @@ from ingest.parse_pool import ParsePool
 from ingest.parsing import FileParser, Parsed
 from ingest.ray_executor import RayParsePool
 from ingest.sources import SIDECAR_SUFFIX, find_sources
-from ingest.store import open_store
+from ingest.store import Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class IngestReport:
     chunks_removed: int = 0
     recovered: int = 0  # changes left by an interrupted run, settled first
     seconds: float = 0.0
+    index_seconds: float = 0.0  # building the vector index after writing
 
     def count(self, status: str) -> int:
         """How many files ended with `status`."""
@@ -93,6 +94,7 @@ class IngestReport:
             "chunks_removed": self.chunks_removed,
             "recovered": self.recovered,
             "seconds": round(self.seconds, 2),
+            "index_seconds": round(self.index_seconds, 2),
             "chunks_per_second": round(self.chunks_written / self.seconds, 1)
             if self.seconds
             else 0,
@@ -124,7 +126,7 @@ class Indexer:
     def __init__(
         self,
         *,
-        store: QdrantDocumentStore,
+        store: Store,
         manifest: Manifest,
         embedding_model_path: str,
         embedding: EmbeddingSettings = EmbeddingSettings(),
@@ -185,6 +187,7 @@ class Indexer:
             if source not in stored:
                 report.files.append(FileResult(source, "failed", reason="not ingested"))
         self._forget([stored[s] for s in wanted if s in stored], report, report.files.append)
+        self._build_indexes(report)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -234,6 +237,7 @@ class Indexer:
         self._write_parsed(todo, self._parse(list(todo)), stored, report, done)
         if prune:
             self._prune(paths, sources.files, stored, report, done)
+        self._build_indexes(report)
         report.files.sort(key=lambda f: f.source)
         report.seconds = time.perf_counter() - started
         return report
@@ -279,6 +283,7 @@ class Indexer:
             for source, (title, text) in texts.items()
         )
         self._write_parsed(todo, parsed, stored, report, done)
+        self._build_indexes(report)
         report.files.sort(key=lambda f: f.source)
         report.seconds = time.perf_counter() - started
         return report
@@ -307,6 +312,18 @@ class Indexer:
                 batch = []
                 threshold = min(self.write_batch, threshold * 2)
         self._flush(batch, stored, report, done)
+
+    def _build_indexes(self, report: IngestReport) -> None:
+        """Index what the run wrote (the edge store's HNSW graph), so that the first query
+        does not search new chunks one by one; timed in the report."""
+        if not isinstance(self.store, EdgeDocumentStore) or not (
+            report.chunks_written or report.chunks_removed
+        ):
+            return
+        started = time.perf_counter()
+        logger.info("Indexing the vectors of {n} chunks", n=report.chunks_written)
+        self.store.optimize()
+        report.index_seconds = time.perf_counter() - started
 
     def recover(self) -> int:
         """Settle the changes that an interrupted run began; returns how many there were.
@@ -563,14 +580,14 @@ def open_indexer(
     parsing: ParsingSettings,
     sparse: SparseSettings,
     rebuild: bool = False,
-    opened: QdrantDocumentStore | None = None,
+    opened: Store | None = None,
 ) -> Indexer:
     """Open the configured store and its manifest and build an `Indexer`; `close()` it after.
 
     :param rebuild: empty the collection and forget its manifest first, so that everything
         ingested next is embedded with the configured model (after changing the model).
     :param opened: a store already open on the configured collection (owned by the
-        caller, such as the service's pipeline: Qdrant local mode admits one client); then
+        caller, such as the service's pipeline: an embedded store admits one client); then
         `stop_workers()` the indexer instead of closing it.
 
     Raises:

@@ -1,7 +1,7 @@
 """Parse files as Ray tasks: the same per-file work as the local pool, on a cluster.
 
 The tasks return their chunks to the process that runs the ingest, which embeds them and
-owns the writes (Qdrant local mode allows one writer; with a Qdrant server the same process
+owns the writes (an embedded store allows one writer; with a Qdrant server the same process
 writes too), so the manifest's journal works unchanged.
 """
 

@@ -1,15 +1,30 @@
-"""Open the Qdrant collection that holds the chunks: local mode in a folder, or a server."""
+"""Open the collection that holds the chunks (Qdrant Edge or local mode in a folder, or a
+Qdrant server), and the retrievers that search it."""
 
 import os
 from pathlib import Path
 
 from haystack.utils import Secret
+from haystack_integrations.components.retrievers.qdrant import (
+    QdrantEmbeddingRetriever,
+    QdrantHybridRetriever,
+    QdrantSparseEmbeddingRetriever,
+)
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.errors import StoreError
+from components.retrieval.edge_retrievers import (
+    EdgeEmbeddingRetriever,
+    EdgeHybridRetriever,
+    EdgeSparseEmbeddingRetriever,
+)
+from components.stores.edge_document_store import EdgeDocumentStore
 from ingest.config import StoreSettings
 
-# Payload fields that filters use; a Qdrant server indexes them (local mode has no indexes).
+Store = EdgeDocumentStore | QdrantDocumentStore
+
+# Payload fields that filters use; the edge store and a server index them (local mode has no
+# indexes).
 INDEXED_FIELDS = [
     {"field_name": "meta.tenant", "field_schema": "keyword"},
     {"field_name": "meta.source", "field_schema": "keyword"},
@@ -18,11 +33,13 @@ INDEXED_FIELDS = [
 
 def open_store(
     settings: StoreSettings, path: Path, embedding_dim: int, recreate: bool = False
-) -> QdrantDocumentStore:
-    """Open (creating if needed) the collection, in local mode at `path` or on the server.
+) -> Store:
+    """Open (creating if needed) the collection: a Qdrant Edge shard in `path/<collection>`,
+    local mode at `path`, or on the server.
 
     The collection has a dense vector of `embedding_dim` (cosine) and a sparse vector with
-    Qdrant's IDF modifier, for BM25; on a server, `meta.tenant` and `meta.source` are indexed.
+    Qdrant's IDF modifier, for BM25; on the edge store and a server, `meta.tenant` and
+    `meta.source` are indexed.
 
     :param recreate: delete the collection and create it empty.
 
@@ -30,6 +47,17 @@ def open_store(
         StoreError: the folder is used by another process, the server cannot be reached, or
             the collection exists with other vector settings.
     """
+    if settings.kind == "qdrant_edge":
+        path.mkdir(parents=True, exist_ok=True)
+        edge = EdgeDocumentStore(
+            path=str(path / settings.collection),
+            embedding_dim=embedding_dim,
+            hnsw_ef=settings.hnsw_ef,
+            indexed_fields=tuple(f["field_name"] for f in INDEXED_FIELDS),
+            recreate=recreate,
+        )
+        edge.count_documents()  # opens it now, so that errors surface here
+        return edge
     if settings.kind == "qdrant_server":
         where = settings.url
         location = {
@@ -84,3 +112,30 @@ def _api_key(settings: StoreSettings) -> Secret | None:
             "not set; export the Qdrant API key in it"
         )
     return Secret.from_env_var(settings.api_key_env)
+
+
+def dense_retriever(store: Store, top_k: int) -> EdgeEmbeddingRetriever | QdrantEmbeddingRetriever:
+    """The dense retriever for the store's kind, returning embeddings (for the relevance
+    filter)."""
+    if isinstance(store, EdgeDocumentStore):
+        return EdgeEmbeddingRetriever(document_store=store, top_k=top_k, return_embedding=True)
+    return QdrantEmbeddingRetriever(document_store=store, top_k=top_k, return_embedding=True)
+
+
+def sparse_retriever(
+    store: Store, top_k: int
+) -> EdgeSparseEmbeddingRetriever | QdrantSparseEmbeddingRetriever:
+    """The sparse (BM25) retriever for the store's kind, returning embeddings."""
+    if isinstance(store, EdgeDocumentStore):
+        return EdgeSparseEmbeddingRetriever(
+            document_store=store, top_k=top_k, return_embedding=True
+        )
+    return QdrantSparseEmbeddingRetriever(document_store=store, top_k=top_k, return_embedding=True)
+
+
+def hybrid_retriever(store: Store, top_k: int) -> EdgeHybridRetriever | QdrantHybridRetriever:
+    """The hybrid (RRF over the top 10 of each search) retriever for the store's kind,
+    returning embeddings."""
+    if isinstance(store, EdgeDocumentStore):
+        return EdgeHybridRetriever(document_store=store, top_k=top_k, return_embedding=True)
+    return QdrantHybridRetriever(document_store=store, top_k=top_k, return_embedding=True)

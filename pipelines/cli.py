@@ -48,7 +48,7 @@ def cli() -> None:
       docent ask --json "What is the minimum password length?"
       DOCENT_DATA_DIR=/tmp/kb docent ingest --config configs/default.yaml docs/
 
-    Everything runs offline on this machine: Qdrant local mode under the data directory,
+    Everything runs offline on this machine: Qdrant Edge under the data directory,
     all-MiniLM-L6-v2 embeddings and Gemma 3 270M answers, shipped in Python packages.
     """
 
@@ -164,12 +164,17 @@ def ingest(
             if summary["recovered"]
             else ""
         )
+        indexed = (
+            f"; vector index built in {summary['index_seconds']} s"
+            if summary["index_seconds"] >= 0.1
+            else ""
+        )
         click.echo(
             f"Ingested {summary['ingested']} files ({summary['chunks_written']} chunks) in "
             f"{summary['seconds']} s, {summary['chunks_per_second']} chunks/s; "
             f"{summary['unchanged']} unchanged; {summary['removed']} removed files; "
             f"{summary['chunks_removed']} stale chunks removed; {summary['failed']} failed"
-            f"{recovered}."
+            f"{recovered}{indexed}."
         )
         for failure in report.failures:
             click.echo(f"  failed: {_show_path(failure.source)}: {failure.reason}", err=True)

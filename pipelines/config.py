@@ -343,8 +343,8 @@ class Settings(BaseModel):
 
     @property
     def store_path(self) -> Path:
-        """The Qdrant local-mode folder."""
-        return self.data_path / Path(self.store.path).expanduser()
+        """The vector store's folder (edge or local mode)."""
+        return self.data_path / Path(self.store.folder).expanduser()
 
     @property
     def manifest_path(self) -> Path:

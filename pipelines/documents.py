@@ -1,6 +1,6 @@
 """Documents through the service: uploads checked and kept per tenant, ingest jobs, removal.
 
-The service's pipeline owns the store (Qdrant local mode admits one client per folder), so
+The service's pipeline owns the store (an embedded store admits one client per folder), so
 the indexer here works over that same store, and its jobs take turns with questions on the
 service's one worker.
 """

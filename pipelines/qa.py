@@ -8,16 +8,10 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from haystack import Document, Pipeline, logging
+from haystack import Document, logging
 from haystack_integrations.components.embedders.sentence_transformers import (
     SentenceTransformersTextEmbedder,
 )
-from haystack_integrations.components.retrievers.qdrant import (
-    QdrantEmbeddingRetriever,
-    QdrantHybridRetriever,
-    QdrantSparseEmbeddingRetriever,
-)
-from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.conversation.follow_up_resolver import FollowUpResolver
 from components.embedding.bm25_sparse_text_embedder import Bm25SparseTextEmbedder
@@ -39,7 +33,7 @@ from components.shipped_models import (
 )
 from components.verification.support_verifier import SupportVerifier
 from ingest.manifest import Manifest
-from ingest.store import open_store
+from ingest.store import Store, dense_retriever, hybrid_retriever, open_store, sparse_retriever
 from pipelines import prompts, timing
 from pipelines.answer import Answer, Citation
 from pipelines.config import RouteSettings, Settings
@@ -80,67 +74,40 @@ class QAPipeline:
     ```
     """
 
-    def __init__(self, settings: Settings, store: QdrantDocumentStore) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         """Build the pipeline over an open store; models load on `warm_up` or first use."""
         self.settings = settings
         self.store = store
         embedder_path = embedding_model_path(settings.embedding.model)
         self.registry = ModelRegistry(settings)
-        self._retrieve = Pipeline()
-        self._retrieve.add_component("embed_dense", _query_embedder(settings, embedder_path))
-        self._retrieve.add_component(
-            "embed_sparse", Bm25SparseTextEmbedder(language=settings.sparse.language)
-        )
+        # Retrieval's components are called directly, in order, not through a Haystack
+        # Pipeline: Pipeline.run deep-copies every input, checking each element of a list
+        # against the Component protocol, which costs about 20 ms a search with 384-float
+        # embeddings (bench/profiles.py); the stages are timed and traced the same way.
         retrieval = settings.retrieval
+        self._embed_dense = _query_embedder(settings, embedder_path)
+        self._embed_sparse = Bm25SparseTextEmbedder(language=settings.sparse.language)
+        # Hybrid retrieval fuses in the store (RRF); score fusion fuses the two lists here.
+        self._hybrid = hybrid_retriever(store, retrieval.top_k)
+        self._fusion: tuple[Any, Any, ScoreFusion] | None = None
         if retrieval.fusion == "score":
-            self._retrieve.add_component(
-                "retrieve_dense",
-                QdrantEmbeddingRetriever(
-                    document_store=store, top_k=retrieval.candidates, return_embedding=True
-                ),
-            )
-            self._retrieve.add_component(
-                "retrieve_sparse",
-                QdrantSparseEmbeddingRetriever(
-                    document_store=store, top_k=retrieval.candidates, return_embedding=True
-                ),
-            )
-            self._retrieve.add_component(
-                "retrieve",
+            self._fusion = (
+                dense_retriever(store, retrieval.candidates),
+                sparse_retriever(store, retrieval.candidates),
                 ScoreFusion(
                     weights=retrieval.fusion_weights,
                     group_by=retrieval.fusion_group_by,
                     top_k=retrieval.top_k,
                 ),
             )
-            self._retrieve.connect("retrieve_dense.documents", "retrieve.dense")
-            self._retrieve.connect("retrieve_sparse.documents", "retrieve.sparse")
-            dense_input, sparse_input = "retrieve_dense", "retrieve_sparse"
-        else:
-            self._retrieve.add_component(
-                "retrieve",
-                QdrantHybridRetriever(
-                    document_store=store, top_k=retrieval.top_k, return_embedding=True
-                ),
-            )
-            dense_input = sparse_input = "retrieve"
-        self._filtered = (dense_input, sparse_input)
-        self._retrieve.add_component(
-            "filter",
-            RelevanceFilter(
-                min_similarity=settings.retrieval.min_similarity,
-                max_gap=settings.retrieval.max_similarity_gap,
-            ),
+        self._relevance = RelevanceFilter(
+            min_similarity=settings.retrieval.min_similarity,
+            max_gap=settings.retrieval.max_similarity_gap,
         )
-        self._retrieve.connect("embed_dense.embedding", f"{dense_input}.query_embedding")
-        self._retrieve.connect(
-            "embed_sparse.sparse_embedding", f"{sparse_input}.query_sparse_embedding"
-        )
-        self._retrieve.connect("retrieve.documents", "filter.documents")
-        self._retrieve.connect("embed_dense.embedding", "filter.query_embedding")
         self._cite = CitedAnswerBuilder(language=settings.sparse.language)
         self._verifier = SupportVerifier(
             model=embedder_path,
+            backend=settings.embedding.backend,
             language=settings.sparse.language,
             threshold=settings.verification.threshold,
         )
@@ -181,7 +148,7 @@ class QAPipeline:
 
     def warm_up(self) -> None:
         """Load every model now rather than on the first request."""
-        self._retrieve.warm_up()
+        self._embed_dense.warm_up()
         self._verifier.warm_up()
         if self._classifier is not None:
             self._classifier.warm_up()
@@ -419,13 +386,10 @@ class QAPipeline:
 
     def _rag(self, route: RouteSettings, request: "_Request", answer: Answer, budget: Budget):
         """Retrieve, generate, verify; escalate weak answers; abstain when nothing is left."""
-        if self.store.count_documents() == 0:
-            raise DocentError(
-                f"the collection {self.settings.store.collection!r} in {self.settings.store_path} "
-                "is empty: ingest documents first with `docent ingest PATH`"
-            )
         question, relay = request.question, request.relay
         relevant, top = self._search(question, request.tenant)
+        if top is None:
+            self._check_not_empty()
         if not relevant and request.context_query is not None:
             # A follow-up that finds nothing alone ("What is not covered?") is searched
             # together with the question before it.
@@ -570,7 +534,9 @@ class QAPipeline:
         ]
         if not sentences:
             return documents
-        encoder = sentence_encoder(embedding_model_path(self.settings.embedding.model))
+        encoder = sentence_encoder(
+            embedding_model_path(self.settings.embedding.model), self.settings.embedding.backend
+        )
         vectors = encoder.encode(
             [question] + [s for _, s in sentences], normalize_embeddings=True, batch_size=64
         )
@@ -594,14 +560,42 @@ class QAPipeline:
             if tenant is not None
             else None
         )
-        retrieved = self._retrieve.run(
-            {
-                "embed_dense": {"text": question},
-                "embed_sparse": {"text": question},
-                **{name: {"filters": filters} for name in self._filtered},
-            }
-        )
-        return retrieved["filter"]["documents"], retrieved["filter"]["top_similarity"]
+        with timing.component("embed_dense"):
+            embedding = self._embed_dense.run(text=question)["embedding"]
+        with timing.component("embed_sparse"):
+            sparse = self._embed_sparse.run(text=question)["sparse_embedding"]
+        if self._fusion is None:
+            with timing.component("retrieve"):
+                documents = self._hybrid.run(
+                    query_embedding=embedding, query_sparse_embedding=sparse, filters=filters
+                )["documents"]
+        else:
+            by_dense, by_sparse, fusion = self._fusion
+            with timing.component("retrieve_dense"):
+                dense = by_dense.run(query_embedding=embedding, filters=filters)["documents"]
+            with timing.component("retrieve_sparse"):
+                lexical = by_sparse.run(query_sparse_embedding=sparse, filters=filters)["documents"]
+            with timing.component("retrieve"):
+                documents = fusion.run(dense=dense, sparse=lexical)["documents"]
+        with timing.component("filter"):
+            kept = self._relevance.run(documents=documents, query_embedding=embedding)
+        return kept["documents"], kept["top_similarity"]
+
+    def _check_not_empty(self) -> None:
+        """Raise when nothing was retrieved because the collection is empty (counting at
+        every question would cost milliseconds at 100,000 chunks)."""
+        if self.store.count_documents():
+            return
+        where = f"the collection {self.settings.store.collection!r} in {self.settings.store_path}"
+        manifest = Manifest(self.settings.manifest_path, self.settings.store.collection)
+        recorded = len(manifest.sources())
+        if recorded:
+            raise DocentError(
+                f"{where} is empty, but the manifest records {recorded} ingested files: the "
+                f"store was switched (store.kind is {self.settings.store.kind}) or deleted. "
+                "Run `docent ingest` on the same folders to fill it again"
+            )
+        raise DocentError(f"{where} is empty: ingest documents first with `docent ingest PATH`")
 
     def _verify(self, route: RouteSettings, question: str, reply: str, documents: list[Document]):
         """The verifier's judgement, or a pass when verification is off for this request."""
@@ -699,7 +693,7 @@ class QAPipeline:
         answer.handoff = ticket.to_dict()
 
     def close(self) -> None:
-        """Release the store (Qdrant local mode allows one open client per folder)."""
+        """Release the store (one process, one open client per folder)."""
         self.store.close()
 
 
@@ -757,6 +751,7 @@ def _classifier(settings: Settings, embedder_path: str) -> "IntentClassifier | N
         kwargs["out_of_scope_threshold"] = intents.out_of_scope_threshold
     return IntentClassifier(
         model=embedder_path,
+        backend=settings.embedding.backend,
         examples=examples,
         out_of_scope_label=OUT_OF_SCOPE,
         cache_dir=str(settings.data_path / "cache" / "intents"),

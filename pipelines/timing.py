@@ -106,6 +106,20 @@ def stage(name: str) -> Iterator[None]:
                 timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def component(name: str) -> Iterator[None]:
+    """Time a component called directly as a pipeline run would: under `name` in the active
+    `collect()` dict, and as the span `haystack.<name>`."""
+    started = time.perf_counter()
+    with _TRACER.start_as_current_span(f"haystack.{name}"):
+        try:
+            yield
+        finally:
+            timings = _CURRENT.get()
+            if timings is not None:
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+
+
 def request_span(name: str, **attributes: Any) -> Any:
     """The span of one request (a context manager yielding it), parent of its stages."""
     return _TRACER.start_as_current_span(name, attributes=attributes)

@@ -24,6 +24,10 @@ _SPACY_CODES = {
     "dutch": "nl",
 }
 LANGUAGES = tuple(_SPACY_CODES)
+STEM_CACHE = 200_000  # words whose stems are remembered, per language
+# Encoders of one language share their stems: the verifier, the citation builder and the
+# sparse embedder stem the same passages.
+_STEMS: dict[str, dict[str, str]] = {}
 
 
 @cache
@@ -73,11 +77,23 @@ class Bm25Encoder:
         self.avg_doc_tokens = avg_doc_tokens
         self._stemmer = snowballstemmer.stemmer(language)
         self._stop = _stop_words(language)
+        self._stems = _STEMS.setdefault(language, {})
 
     def terms(self, text: str) -> list[str]:
         """The stemmed, lower-cased terms of `text`, stop words removed, in order."""
-        words = [w for w in _WORD.findall(text.lower()) if w not in self._stop]
-        return self._stemmer.stemWords(words)
+        stems = self._stems
+        terms = []
+        for word in _WORD.findall(text.lower()):
+            if word in self._stop:
+                continue
+            stem = stems.get(word)
+            if stem is None:
+                # The stemmer is pure Python and words recur: remember each word's stem.
+                if len(stems) >= STEM_CACHE:
+                    stems.clear()
+                stem = stems[word] = self._stemmer.stemWord(word)
+            terms.append(stem)
+        return terms
 
     def encode_document(self, text: str) -> SparseEmbedding:
         """BM25 document weights: tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average))."""

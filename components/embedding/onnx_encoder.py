@@ -87,6 +87,10 @@ class OnnxSentenceEncoder:
             self._tokenizer.no_padding()
             self._tokenizer.enable_truncation(self._max_length)
             options = ort.SessionOptions()
+            # Idle threads sleep rather than spin: spinning holds a core for milliseconds
+            # after each call, which on a small machine slows whatever runs next (the vector
+            # search, the generator) more than waking the threads costs.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             if self.threads is not None:
                 options.intra_op_num_threads = self.threads
             self._session = ort.InferenceSession(
@@ -127,16 +131,22 @@ class OnnxSentenceEncoder:
             partial.replace(int8)
         return int8
 
-    def encode(self, texts: list[str], normalize: bool = True) -> np.ndarray:
-        """The vectors of `texts`, in their order, as a float32 array (len(texts), dimension)."""
+    def encode(
+        self, texts: list[str], normalize: bool = True, batch_size: int | None = None
+    ) -> np.ndarray:
+        """The vectors of `texts`, in their order, as a float32 array (len(texts), dimension).
+
+        :param batch_size: texts per ONNX Runtime call (default: the encoder's `batch_size`).
+        """
+        step = batch_size or self.batch_size
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+        for start in range(0, len(order), step):
+            batch = order[start : start + step]
             width = max(len(encodings[i].ids) for i in batch)
             feeds = {
                 name: np.zeros((len(batch), width), dtype=np.int64)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from haystack import component, logging
 
-from components.shipped_models import embedding_model_path, sentence_encoder
+from components.shipped_models import ONNX_PRECISIONS, embedding_model_path, sentence_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class IntentClassifier:
         similarity_power: float = 1.0,
         cache_dir: str | None = None,
         batch_size: int = 64,
+        backend: str = "torch",
     ) -> None:
         """Create the classifier; nothing is loaded before `warm_up`.
 
@@ -99,6 +100,7 @@ class IntentClassifier:
             0 ignores it.
         :param cache_dir: a folder for the embeddings and head; None caches nothing.
         :param batch_size: texts embedded at once.
+        :param backend: the encoder: "torch", "onnx" or "onnx-int8" (see `sentence_encoder`).
         """
         pairs = [_checked_pair(index, example) for index, example in enumerate(examples)]
         intents = sorted({intent for _, intent in pairs} - {out_of_scope_label})
@@ -119,6 +121,10 @@ class IntentClassifier:
         for name, value in (("k", k), ("batch_size", batch_size)):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1 (got {value})")
+        if backend not in ONNX_PRECISIONS:
+            raise ValueError(
+                f"backend must be one of {', '.join(ONNX_PRECISIONS)} (got {backend!r})"
+            )
         if not 0 <= knn_weight <= 1:
             raise ValueError(f"knn_weight must be in [0, 1] (got {knn_weight})")
         if similarity_power < 0:
@@ -135,6 +141,7 @@ class IntentClassifier:
         self.similarity_power = similarity_power
         self.cache_dir = cache_dir
         self.batch_size = batch_size
+        self.backend = backend
         self.embed_seconds = 0.0
         self.fit_seconds = 0.0
         self._encoder: Any = None
@@ -149,7 +156,7 @@ class IntentClassifier:
         if self._head is not None:
             return
         folder = Path(embedding_model_path(self.model))
-        self._encoder = sentence_encoder(str(folder))
+        self._encoder = sentence_encoder(str(folder), self.backend)
         texts = [text for text, _ in self.examples]
         intents = np.array([intent for _, intent in self.examples])
         model_files = [
@@ -157,7 +164,7 @@ class IntentClassifier:
             for path in sorted(folder.rglob("*"))
             if path.is_file()
         ]
-        embeddings_key = _key(CACHE_FORMAT, model_files, texts)
+        embeddings_key = _key(CACHE_FORMAT, model_files, self.backend, texts)
         started = time.perf_counter()
         embeddings, embedded = self._cached(f"examples-{embeddings_key}", self._encode, texts)
         self.embed_seconds = time.perf_counter() - started if embedded else 0.0

@@ -92,3 +92,23 @@ def test_the_embedders_serialise_and_embed_like_sentence_transformers(model_path
     assert len(query["embedding"]) == 384
     restored, data = round_trip(OnnxTextEmbedder(model=model_path, cache_dir=str(tmp_path)))
     assert restored.precision == "fp32" and data["init_parameters"]["cache_dir"] == str(tmp_path)
+
+
+def test_the_shared_encoder_runs_each_backend_behind_one_signature(model_path, reference):
+    """The components that share the process's encoder (intent, verification) get the
+    configured backend with SentenceTransformer's `encode` arguments."""
+    onnx = sentence_encoder(model_path, "onnx")
+    assert sentence_encoder(model_path, "onnx") is onnx, "one per model and backend"
+    assert sentence_encoder(model_path) is not onnx
+    vectors = onnx.encode(
+        TEXTS,
+        batch_size=3,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    assert (vectors * reference).sum(axis=1).min() > 0.9999
+    quantised = sentence_encoder(model_path, "onnx-int8").encode(TEXTS, normalize_embeddings=True)
+    assert (quantised * reference).sum(axis=1).min() > 0.97
+    with pytest.raises(ValueError, match="backend must be one of torch, onnx, onnx-int8"):
+        sentence_encoder(model_path, "tensorrt")

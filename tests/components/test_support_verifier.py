@@ -105,6 +105,8 @@ def test_round_trip_keeps_every_setting():
         novelty_penalty=0.1,
         softness=0.05,
         batch_size=8,
+        backend="onnx-int8",
+        candidates=6,
     )
     restored, data = round_trip(verifier)
     assert data["init_parameters"] == {
@@ -115,6 +117,8 @@ def test_round_trip_keeps_every_setting():
         "novelty_penalty": 0.1,
         "softness": 0.05,
         "batch_size": 8,
+        "backend": "onnx-int8",
+        "candidates": 6,
     }
     assert vars(restored).keys() == vars(verifier).keys()
     assert restored.softness == 0.05 and restored.language == "german"

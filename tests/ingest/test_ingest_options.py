@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from components.errors import ConfigError, StoreError
+from ingest.config import StoreSettings
 from ingest.manifest import Manifest
 from pipelines.config import Settings
 from pipelines.qa import QAPipeline
@@ -17,7 +18,8 @@ def _settings(data_dir: Path, **sections) -> Settings:
     return Settings(data_dir=data_dir, **sections)
 
 
-def test_tenants_metadata_and_sidecars_tag_chunks_and_retrieval_filters_by_tenant(tmp_path):
+@pytest.mark.parametrize("kind", ["qdrant_edge", "qdrant_local"])
+def test_tenants_metadata_and_sidecars_tag_chunks_and_retrieval_filters_by_tenant(tmp_path, kind):
     corpus = write_corpus(tmp_path / "corpus")
     acme, globex = tmp_path / "acme", tmp_path / "globex"
     acme.mkdir()
@@ -26,7 +28,7 @@ def test_tenants_metadata_and_sidecars_tag_chunks_and_retrieval_filters_by_tenan
     (globex / "faq.txt").write_bytes(corpus["faq.txt"].read_bytes())
     (globex / "brewing.md").write_bytes(corpus["brewing.md"].read_bytes())
     (globex / "brewing.md.meta.json").write_text(json.dumps({"team": "baristas", "year": 2026}))
-    settings = _settings(tmp_path / "data")
+    settings = _settings(tmp_path / "data", store=StoreSettings(kind=kind))
     indexer = settings.open_indexer()
     try:
         first = indexer.ingest([acme], tenant="acme", metadata={"region": "eu"})
@@ -120,13 +122,18 @@ def test_files_above_the_size_limit_are_reported_not_parsed(tmp_path):
 
 
 def test_store_errors_name_the_store_and_what_to_do(tmp_path, monkeypatch):
-    from ingest.config import StoreSettings
     from ingest.store import open_store
 
-    local = StoreSettings()
+    local = StoreSettings(kind="qdrant_local")
     open_store(local, tmp_path / "qdrant", 384).close()
     with pytest.raises(StoreError, match="cannot use the collection 'docent'.*another embedding"):
         open_store(local, tmp_path / "qdrant", 768)
+    edge = open_store(StoreSettings(), tmp_path / "edge", 384)
+    with pytest.raises(StoreError, match=r"store at .*edge/docent is in use by another docent"):
+        open_store(StoreSettings(), tmp_path / "edge", 384)
+    edge.close()
+    with pytest.raises(StoreError, match="Qdrant Edge store at .*another embedding model"):
+        open_store(StoreSettings(), tmp_path / "edge", 768)
     server = StoreSettings(kind="qdrant_server", url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StoreError, match="cannot reach the Qdrant server at http://127.0.0.1"):
         open_store(server, tmp_path / "unused", 384)
@@ -160,3 +167,36 @@ def test_records_are_ingested_like_files_and_skipped_when_unchanged(tmp_path):
         assert indexer.audit() == {"missing": [], "orphaned": [], "pending": []}
     finally:
         indexer.close()
+
+
+def test_switching_the_store_kind_says_what_to_do_and_the_next_ingest_refills_it(tmp_path):
+    from components.errors import DocentError
+
+    corpus = write_corpus(tmp_path / "corpus")
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "faq.txt").write_bytes(corpus["faq.txt"].read_bytes())
+    local = _settings(tmp_path / "data", store=StoreSettings(kind="qdrant_local"))
+    indexer = local.open_indexer()
+    try:
+        assert indexer.ingest([folder]).count("ingested") == 1
+    finally:
+        indexer.close()
+    edge = _settings(tmp_path / "data")
+    qa = QAPipeline.from_settings(edge)
+    try:
+        with pytest.raises(DocentError, match="manifest records 1 ingested files.*qdrant_edge"):
+            qa.ask("Do you sell gift cards?")
+    finally:
+        qa.close()
+    indexer = edge.open_indexer()
+    try:
+        refilled = indexer.ingest([folder])
+    finally:
+        indexer.close()
+    assert refilled.count("ingested") == 1 and refilled.chunks_written > 0
+    qa = QAPipeline.from_settings(edge)
+    try:
+        assert qa.search("Do you sell gift cards?")
+    finally:
+        qa.close()

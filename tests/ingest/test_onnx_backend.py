@@ -1,4 +1,4 @@
-"""The onnx-int8 embedding backend end to end: ingest, re-ingest, and a cited answer."""
+"""The ONNX embedding backends end to end: ingest, re-ingest, and a cited answer."""
 
 from pipelines.config import Settings
 from pipelines.qa import QAPipeline
@@ -10,15 +10,18 @@ def test_ingest_and_ask_with_the_quantised_onnx_backend(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "shipping.md").write_text(FAQ)
-    torch = Settings(data_dir=tmp_path / "data")
+    torch = Settings(data_dir=tmp_path / "data", embedding={"backend": "torch"})
+    fp32 = Settings(data_dir=tmp_path / "data", embedding={"backend": "onnx"})
     onnx = Settings(data_dir=tmp_path / "data", embedding={"backend": "onnx-int8"})
-    for settings, expected in ((torch, "ingested"), (onnx, "ingested"), (onnx, "unchanged")):
+    runs = [(torch, "ingested"), (fp32, "unchanged"), (onnx, "ingested"), (onnx, "unchanged")]
+    for settings, expected in runs:
         indexer = settings.open_indexer()
         try:
             report = indexer.ingest([tmp_path / "docs"])
         finally:
             indexer.close()
-        # Switching to int8 vectors re-embeds; the same settings again embed nothing.
+        # ONNX fp32 gives torch's vectors, so switching to it keeps them; switching to int8
+        # vectors re-embeds; the same settings again embed nothing.
         assert report.count(expected) == 1, report.to_dict()
     assert list((tmp_path / "cache" / "docent" / "models").glob("*-int8-per-channel.onnx"))
     qa = QAPipeline.from_settings(onnx)

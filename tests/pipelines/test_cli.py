@@ -78,8 +78,8 @@ def test_ingest_then_ask_offline_on_the_embedded_store(tmp_path, offline_env):
     summary = json.loads(ingest.stdout)
     assert summary["ingested"] == 8 and summary["failed"] == 0 and summary["chunks_written"] > 0
     assert "ingest: 100%" in ingest.stderr  # the progress bar
-    # Qdrant local mode: the collection lives in files under the data directory.
-    assert (tmp_path / "data" / "qdrant" / "collection" / "docent").is_dir()
+    # The embedded store (Qdrant Edge): the collection lives in files under the data directory.
+    assert (tmp_path / "data" / "edge" / "docent" / "edge_config.json").is_file()
     listed = docent("sources", "--check", "--json", env=offline_env)
     assert listed.returncode == 0, listed.stderr
     listing = json.loads(listed.stdout)

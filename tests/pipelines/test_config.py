@@ -19,7 +19,7 @@ def test_default_yaml_spells_out_exactly_the_built_in_defaults(monkeypatch):
 def test_data_dir_environment_variable_overrides_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCENT_DATA_DIR", str(tmp_path / "kb"))
     settings = load_settings(REPO / "configs" / "default.yaml")
-    assert settings.store_path == tmp_path / "kb" / "qdrant"
+    assert settings.store_path == tmp_path / "kb" / "edge"
 
 
 def test_config_environment_variable_names_the_file(tmp_path, monkeypatch):
