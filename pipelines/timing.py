@@ -92,26 +92,22 @@ def collect() -> Iterator[dict[str, float]]:
         _CURRENT.reset(token)
 
 
-@contextlib.contextmanager
-def stage(name: str) -> Iterator[None]:
+def stage(name: str) -> Any:
     """Add the wall time of the block to the active `collect()` dict under `name` (and record
-    it as the span `docent.<name>`)."""
-    started = time.perf_counter()
-    with _TRACER.start_as_current_span(f"docent.{name}"):
-        try:
-            yield
-        finally:
-            timings = _CURRENT.get()
-            if timings is not None:
-                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+    it as the span `docent.<name>`); a context manager."""
+    return _timed(name, f"docent.{name}")
+
+
+def component(name: str) -> Any:
+    """Time a component called directly as a pipeline run would: under `name` in the active
+    `collect()` dict, and as the span `haystack.<name>`; a context manager."""
+    return _timed(name, f"haystack.{name}")
 
 
 @contextlib.contextmanager
-def component(name: str) -> Iterator[None]:
-    """Time a component called directly as a pipeline run would: under `name` in the active
-    `collect()` dict, and as the span `haystack.<name>`."""
+def _timed(name: str, span: str) -> Iterator[None]:
     started = time.perf_counter()
-    with _TRACER.start_as_current_span(f"haystack.{name}"):
+    with _TRACER.start_as_current_span(span):
         try:
             yield
         finally:

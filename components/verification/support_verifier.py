@@ -10,6 +10,10 @@ from haystack import Document, component
 from components.embedding.bm25 import LANGUAGES, Bm25Encoder
 from components.shipped_models import ONNX_PRECISIONS, sentence_encoder
 
+# A document "sentence" longer than this (a code block, a table row, a run-on list) is
+# embedded by its start only: comparing meaning needs no more, and a 256-token input costs
+# several times a sentence's.
+UNIT_CHARS = 300
 _MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 # A sentence ends at . ! or ? (maybe followed by a closing quote or bracket) before the capital
 # or digit that starts the next one, so that "$1.5 million" and "e.g. this" stay whole.
@@ -200,7 +204,7 @@ class SupportVerifier:
         compared = self._compared(sentence_terms, units)
         embedded = sorted(set().union(*compared))
         vectors = self._embedder.encode(
-            sentences + [units[u] for u in embedded],
+            sentences + [units[u][:UNIT_CHARS] for u in embedded],
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
