@@ -32,6 +32,12 @@ def embedding_model_path(name: str) -> str:
     )
 
 
+def check_backend(backend: str) -> None:
+    """Raise ValueError unless `backend` is one of `ONNX_PRECISIONS`' names."""
+    if backend not in ONNX_PRECISIONS:
+        raise ValueError(f"backend must be one of {', '.join(ONNX_PRECISIONS)} (got {backend!r})")
+
+
 _ENCODERS: dict[tuple[str, str], Any] = {}
 _ENCODERS_LOCK = threading.Lock()
 
@@ -45,8 +51,7 @@ def sentence_encoder(model_path: str, backend: str = "torch") -> Any:
     Components that embed short texts at query time (intent classification, verification)
     share it instead of each holding a copy of the same weights.
     """
-    if backend not in ONNX_PRECISIONS:
-        raise ValueError(f"backend must be one of {', '.join(ONNX_PRECISIONS)} (got {backend!r})")
+    check_backend(backend)
     key = (str(Path(model_path).resolve()), backend)
     with _ENCODERS_LOCK:
         if key not in _ENCODERS:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from haystack import component, logging
 
-from components.shipped_models import ONNX_PRECISIONS, embedding_model_path, sentence_encoder
+from components.shipped_models import check_backend, embedding_model_path, sentence_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -121,10 +121,7 @@ class IntentClassifier:
         for name, value in (("k", k), ("batch_size", batch_size)):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1 (got {value})")
-        if backend not in ONNX_PRECISIONS:
-            raise ValueError(
-                f"backend must be one of {', '.join(ONNX_PRECISIONS)} (got {backend!r})"
-            )
+        check_backend(backend)
         if not 0 <= knn_weight <= 1:
             raise ValueError(f"knn_weight must be in [0, 1] (got {knn_weight})")
         if similarity_power < 0:

@@ -8,7 +8,7 @@ import numpy as np
 from haystack import Document, component
 
 from components.embedding.bm25 import LANGUAGES, Bm25Encoder
-from components.shipped_models import ONNX_PRECISIONS, sentence_encoder
+from components.shipped_models import check_backend, sentence_encoder
 
 # A document "sentence" longer than this (a code block, a table row, a run-on list) is
 # embedded by its start only: comparing meaning needs no more, and a 256-token input costs
@@ -140,10 +140,7 @@ class SupportVerifier:
         """
         if candidates < 0:
             raise ValueError(f"candidates must be at least 0 (got {candidates})")
-        if backend not in ONNX_PRECISIONS:
-            raise ValueError(
-                f"backend must be one of {', '.join(ONNX_PRECISIONS)} (got {backend!r})"
-            )
+        check_backend(backend)
         if language not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)} (got {language!r})")
         for name, value in (
@@ -209,10 +206,13 @@ class SupportVerifier:
             normalize_embeddings=True,
             convert_to_numpy=True,
         )
+        # A document sentence not compared with an answer sentence counts as dissimilar (-1).
         cosines = np.full((len(sentences), len(units)), -1.0, dtype=np.float32)
-        cosines[:, embedded] = vectors[: len(sentences)] @ vectors[len(sentences) :].T
+        found = vectors[: len(sentences)] @ vectors[len(sentences) :].T
+        column = {u: k for k, u in enumerate(embedded)}
         for i, chosen in enumerate(compared):
-            cosines[i, sorted(set(range(len(units))) - chosen)] = -1.0
+            units_of = sorted(chosen)
+            cosines[i, units_of] = found[i, [column[u] for u in units_of]]
         # Per sentence and document: the best cosine, and the share of terms in the document.
         similarities = np.stack(
             [cosines[:, np.asarray(owners) == d].max(axis=1) for d in range(len(contents))], axis=1
