@@ -210,6 +210,11 @@ class EdgeDocumentStore:
         records = self.shard.retrieve([convert_id(i) for i in ids], True, True)
         return [_document(r.payload, r.vector) for r in records]
 
+    def _stored_ids(self, ids: list[str]) -> set[str]:
+        """The ids among `ids` that are stored, read without payloads' text or vectors."""
+        records = self.shard.retrieve([convert_id(i) for i in ids], ["id"], False)
+        return {r.payload["id"] for r in records}
+
     def write_documents(
         self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE
     ) -> int:
@@ -237,13 +242,13 @@ class EdgeDocumentStore:
         if policy in (DuplicatePolicy.FAIL, DuplicatePolicy.NONE):
             if len(unique) < len(documents):
                 raise DuplicateDocumentError("the documents to write repeat an id")
-            stored = self.get_documents_by_id([d.id for d in unique])
+            stored = self._stored_ids([d.id for d in unique])
             if stored:
                 raise DuplicateDocumentError(
-                    f"{len(stored)} of the documents are already stored (e.g. {stored[0].id})"
+                    f"{len(stored)} of the documents are already stored (e.g. {min(stored)})"
                 )
         elif policy == DuplicatePolicy.SKIP:
-            stored = {d.id for d in self.get_documents_by_id([d.id for d in unique])}
+            stored = self._stored_ids([d.id for d in unique])
             unique = [d for d in unique if d.id not in stored]
         for start in range(0, len(unique), WRITE_BATCH):
             points = [_point(d) for d in unique[start : start + WRITE_BATCH]]
