@@ -1,4 +1,5 @@
-"""What several benchmarks share: quantiles, and a 100,000-text corpus of public data sets."""
+"""What several benchmarks share: quantiles, an embedding backend's encode-only limit, and a
+100,000-text corpus of public data sets."""
 
 import csv
 import json
@@ -20,6 +21,24 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def encode_only(settings, texts: list[str]) -> tuple[float, int]:
+    """Texts per second of the backend's encoder alone on `texts`, at its best batch size."""
+    from components.shipped_models import embedding_model_path, sentence_encoder
+
+    encoder = sentence_encoder(
+        embedding_model_path(settings.embedding.model), settings.embedding.backend
+    )
+    speeds = {}
+    for size in (16, 32, 64):
+        started = time.perf_counter()
+        encoder.encode(texts[:256], batch_size=size, normalize_embeddings=True)
+        speeds[size] = min(256, len(texts)) / (time.perf_counter() - started)
+    best = max(speeds, key=speeds.get)
+    started = time.perf_counter()
+    encoder.encode(texts, batch_size=best, normalize_embeddings=True)
+    return len(texts) / (time.perf_counter() - started), best
 
 
 def large_corpus(data: Path, size: int) -> list[tuple[str, str]]:

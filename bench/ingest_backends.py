@@ -19,27 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import encode_only
+
 import components  # noqa: F401  (offline defaults)
-from components.shipped_models import embedding_model_path, sentence_encoder
 from pipelines.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def encode_only(settings: Settings, texts: list[str]) -> tuple[float, int]:
-    """Texts per second of the backend's encoder alone on `texts`, at its best batch size."""
-    encoder = sentence_encoder(
-        embedding_model_path(settings.embedding.model), settings.embedding.backend
-    )
-    speeds = {}
-    for size in (16, 32, 64):
-        started = time.perf_counter()
-        encoder.encode(texts[:256], batch_size=size, normalize_embeddings=True)
-        speeds[size] = min(256, len(texts)) / (time.perf_counter() - started)
-    best = max(speeds, key=speeds.get)
-    started = time.perf_counter()
-    encoder.encode(texts, batch_size=best, normalize_embeddings=True)
-    return len(texts) / (time.perf_counter() - started), best
 
 
 def main() -> None:

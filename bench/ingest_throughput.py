@@ -1,12 +1,14 @@
 """docent's ingest against a stock Haystack indexing pipeline, side by side in one run.
 
 The stock pipeline is what a Haystack user would build from the same parts: docent's
-converter and chunker, the same MiniLM document embedder, the same sparse embedder and a
-DocumentWriter into Qdrant local mode with the same collection settings, run over the list of
-files in one `Pipeline.run`. docent's ingest adds a parser pool overlapped with embedding,
-batched writes, the manifest and its journal. Both start with models loaded and an empty
-store in a fresh folder; the embedding model's encode-only rate on the same chunks is the
-ceiling either can approach. Then docent re-ingests the unchanged folder.
+converter and chunker, the same MiniLM model in Haystack's sentence-transformers document
+embedder, the same sparse embedder and a DocumentWriter into the same embedded store (the
+default kind, same collection settings), run over the list of files in one `Pipeline.run`.
+docent's ingest adds a parser pool overlapped with embedding, its embedding backend (the
+default settings' backend: see EmbeddingSettings), batched writes, the manifest and its
+journal. Both start with models loaded and an empty store in a fresh folder; each backend's
+encode-only rate on the same chunks is the ceiling it can approach. Then docent re-ingests
+the unchanged folder.
 
 Printed: files/s, chunks/s, seconds; docent / stock; re-ingest / first ingest; both as ratios.
 
@@ -21,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import encode_only
 
 import components  # noqa: F401  (offline defaults)
 from components.chunking.structure_chunker import StructureChunker
@@ -89,17 +93,6 @@ def run_stock(settings: Settings, files: list[Path]) -> tuple[float, int]:
     return seconds, chunks
 
 
-def encode_only(settings: Settings, texts: list[str]) -> float:
-    """Chunks per second of the embedding model alone, on the texts ingestion embedded."""
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(embedding_model_path(settings.embedding.model))
-    model.encode(texts[:64], batch_size=settings.embedding.batch_size)
-    started = time.perf_counter()
-    model.encode(texts, batch_size=settings.embedding.batch_size)
-    return len(texts) / (time.perf_counter() - started)
-
-
 def bench(folder: Path, max_file_mb: float) -> None:
     files = [p for p in find_sources([folder]).files if p.stat().st_size <= max_file_mb * 1e6]
     left_out = len(find_sources([folder]).files) - len(files)
@@ -122,7 +115,8 @@ def bench(folder: Path, max_file_mb: float) -> None:
     second = indexer.ingest([corpus])
     texts = [f"{d.meta.get('section', '')}\n{d.content}" for d in indexer.store.filter_documents()]
     indexer.close()
-    ceiling = encode_only(settings, texts)
+    ceiling, _ = encode_only(settings, texts)
+    stock_ceiling, _ = encode_only(Settings(embedding={"backend": "torch"}), texts)
 
     def line(name: str, seconds: float, chunks: int) -> None:
         print(
@@ -133,7 +127,10 @@ def bench(folder: Path, max_file_mb: float) -> None:
     line("stock Haystack pipeline", stock_seconds, stock_chunks)
     line("docent ingest", first.seconds, first.chunks_written)
     print(f"  docent failed files: {first.count('failed')} (stock: silently skipped)")
-    print(f"  encode-only ceiling      {ceiling:6.1f} chunks/s")
+    backend = settings.embedding.backend
+    print(
+        f"  encode-only ceiling      {ceiling:6.1f} chunks/s ({backend}; torch {stock_ceiling:.1f})"
+    )
     print(f"  docent / stock (time):   {stock_seconds / first.seconds:.2f}x")
     print(f"  docent / encode-only:    {first.chunks_written / first.seconds / ceiling:.2f}")
     print(

@@ -59,6 +59,45 @@ def test_vectors_agree_with_sentence_transformers(
     assert encoder.encode([]).shape == (0, 384)
 
 
+def test_batches_hold_at_most_max_tokens_padded_tokens(model_path, tmp_path):
+    """Sorted by length and cut by a budget of padded tokens: the long text goes alone, the
+    short ones together, and the vectors do not depend on how the texts were grouped."""
+    encoder = OnnxSentenceEncoder(
+        model_path=model_path, cache_dir=str(tmp_path), batch_size=8, max_tokens=64
+    )
+    encoder.warm_up()
+    session, shapes = encoder._session, []
+
+    class Recorder:
+        def get_outputs(self):
+            return session.get_outputs()
+
+        def run(self, outputs, feeds):
+            shapes.append(feeds["input_ids"].shape)
+            return session.run(outputs, feeds)
+
+    encoder._session = Recorder()
+    grouped = encoder.encode(TEXTS)
+    assert sum(rows for rows, _ in shapes) == len(TEXTS)
+    assert all(rows * width <= 64 or rows == 1 for rows, width in shapes), shapes
+    assert shapes[-1][0] == 1 and shapes[-1][1] > 64, "the long text goes alone"
+    assert shapes[0][0] == 3, "the three short texts go together"
+    encoder.max_tokens = 10**6
+    assert np.allclose(encoder.encode(TEXTS), grouped, atol=1e-5)
+    with pytest.raises(ValueError, match="max_tokens"):
+        OnnxSentenceEncoder(model_path=model_path, cache_dir=str(tmp_path), max_tokens=0)
+
+
+def test_the_export_masks_attention_without_where_over_the_scores(model_path, tmp_path):
+    """Eager attention adds the mask once per layer; the exported default attention put Where
+    and IsNaN over every score, a fifth of the run time."""
+    import onnx
+
+    exported = OnnxSentenceEncoder(model_path=model_path, cache_dir=str(tmp_path)).exported_path()
+    ops = [node.op_type for node in onnx.load(str(exported)).graph.node]
+    assert ops.count("Softmax") == 6 and "IsNaN" not in ops and ops.count("Where") <= 2
+
+
 def test_other_poolings_and_bad_settings_are_refused(model_path, tmp_path):
     folder = tmp_path / "cls-model"
     folder.mkdir()
