@@ -19,6 +19,7 @@ out-of-scope examples to show what they add.
 
 Usage:
     .venv/bin/python bench/intents.py [--data ../shared/data] [--cache DIR] [--threads 1]
+        [--backend onnx-int8]
 Without --cache, embeddings and heads are cached in a temporary folder for this run only.
 """
 
@@ -34,6 +35,7 @@ from pathlib import Path
 import components  # noqa: F401  (offline defaults)
 from components.intent.intent_classifier import IntentClassifier
 from components.shipped_models import embedding_model_path
+from ingest.config import EmbeddingSettings
 
 REPO = Path(__file__).resolve().parents[1]
 OUT_OF_SCOPE = "out_of_scope"
@@ -143,11 +145,12 @@ def banking77(data: Path, settings: dict, cache: str) -> dict:
     }
 
 
-def measure(data: Path, cache: str) -> dict:
-    """The figures of every method, by data set."""
+def measure(data: Path, cache: str, backend: str) -> dict:
+    """The figures of every method, by data set, with the encoder of `backend`."""
     figures = {}
     progress("CLINC150 and Banking77 examples are embedded once each, about a minute apiece")
-    for name, (settings, with_oos) in METHODS.items():
+    for name, (method, with_oos) in METHODS.items():
+        settings = {**method, "backend": backend}
         progress(f"{name}: CLINC150")
         figures[name] = {"clinc150": clinc(data, settings, with_oos, cache)}
         if with_oos:
@@ -199,6 +202,11 @@ def main() -> None:
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--cache", help="folder that keeps embeddings and heads between runs")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    parser.add_argument(
+        "--backend",
+        default=EmbeddingSettings().backend,
+        help="the encoder: torch, onnx or onnx-int8 (default: docent's, embedding.backend)",
+    )
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "clinc150").is_dir() or not (data / "banking77").is_dir():
@@ -209,7 +217,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
     with tempfile.TemporaryDirectory(prefix="docent-bench-intents-") as scratch:
-        report(measure(data, args.cache or scratch))
+        report(measure(data, args.cache or scratch, args.backend))
 
 
 def _error_ratio(best: dict, other: dict, data_set: str, key: str) -> float:

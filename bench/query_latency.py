@@ -16,7 +16,7 @@ The same is measured on `--local-queries` questions with the store in Qdrant loc
 
 Usage:
     .venv/bin/python bench/query_latency.py [--data ../shared/data] [--points 100000]
-        [--questions 200] [--local-queries 20] [--backends onnx,onnx-int8] [--config FILE]
+        [--questions 200] [--local-queries 20] [--backends onnx-int8,onnx] [--config FILE]
         [--cache DIR]
 About 15 minutes with the vectors cached, most of it writing the local-mode baseline.
 """
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--local-queries", type=int, default=20)
-    parser.add_argument("--backends", default="onnx,onnx-int8")
+    parser.add_argument("--backends", default="onnx-int8,onnx")
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "docent-bench-vectors"
