@@ -25,6 +25,7 @@ detectors that FaithBench ships in its metadata are scored on the same samples.
 
 Usage:
     OMP_NUM_THREADS=1 .venv/bin/python bench/verifier.py [--data FOLDER] [--candidates N]
+        [--backend onnx-int8]
 (default FOLDER: ../shared/data/faithbench; `--candidates 0` compares each summary sentence
 with every source sentence by embedding, the verifier's default only with the few sharing
 the most terms)
@@ -45,6 +46,7 @@ from scipy.stats import rankdata
 import components  # noqa: F401  (offline defaults)
 from components.shipped_models import embedding_model_path
 from components.verification.support_verifier import SupportVerifier, sentence_support, soft_min
+from ingest.config import EmbeddingSettings
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -208,12 +210,19 @@ def main() -> None:
         help="document sentences compared by embedding per answer sentence (0: all; default: "
         "the verifier's)",
     )
+    parser.add_argument(
+        "--backend",
+        default=EmbeddingSettings().backend,
+        help="the encoder: torch, onnx or onnx-int8 (default: docent's, embedding.backend)",
+    )
     args = parser.parse_args()
     folder = Path(args.data)
     if not any(folder.glob("batch_*.json")):
         sys.exit(f"no batch_*.json in {folder}; pass the FaithBench folder with --data")
     samples = load(folder)
-    options = {} if args.candidates is None else {"candidates": args.candidates}
+    options = {"backend": args.backend}
+    if args.candidates is not None:
+        options["candidates"] = args.candidates
     verifier = SupportVerifier(model=embedding_model_path("all-MiniLM-L6-v2"), **options)
     verifier.warm_up()
     details, seconds = verify_all(samples, verifier)
