@@ -181,12 +181,12 @@ class OnnxSentenceEncoder:
         order = sorted(range(len(lengths)), key=lengths.__getitem__)
         batches: list[list[int]] = []
         for index in order:
-            if batches and len(batches[-1]) < size:
-                # Sorted ascending, so this text is the batch's widest.
-                if (len(batches[-1]) + 1) * lengths[index] <= self.max_tokens:
-                    batches[-1].append(index)
-                    continue
-            batches.append([index])
+            # Sorted ascending, so this text would be the last batch's widest.
+            last = batches[-1] if batches else []
+            if last and len(last) < size and (len(last) + 1) * lengths[index] <= self.max_tokens:
+                last.append(index)
+            else:
+                batches.append([index])
         return batches
 
     def _export(self, target: Path) -> None:
