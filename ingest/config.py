@@ -111,7 +111,11 @@ class ParsingSettings(_Section):
 
     `workers` is the number of parser processes (0: one per CPU core); a file that takes
     longer than `file_timeout` seconds or is larger than `max_file_mb` is reported as failed
-    instead of stalling the batch. `executor: ray` runs the parsing as Ray tasks instead, on
+    instead of stalling the batch, and so is a ZIP-based file (DOCX, PPTX, XLSX, ODT, EPUB)
+    that would expand to more than `max_unzipped_mb`, or `max_zip_ratio` times a part's
+    compressed size (a ZIP bomb). A parser process may use at most `max_worker_mb` of memory
+    (an operating-system limit on its address space); a file that needs more fails alone.
+    `executor: ray` runs the parsing as Ray tasks instead, on
     the cluster at `ray_address` or on a local Ray instance when it is empty.
     """
 
@@ -120,5 +124,8 @@ class ParsingSettings(_Section):
     workers: int = Field(default=0, ge=0, le=256)
     file_timeout: float = Field(default=120, gt=0)
     max_file_mb: float = Field(default=100, gt=0)
+    max_unzipped_mb: float = Field(default=500, gt=0)
+    max_zip_ratio: float = Field(default=100, gt=1)
+    max_worker_mb: int = Field(default=4096, ge=512)
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None

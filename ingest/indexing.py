@@ -48,8 +48,8 @@ PIPELINE_VERSION = 3
 FIRST_BATCH_CHUNKS = 64
 # Metadata fields that docent sets on every chunk; user metadata may not override them.
 RESERVED_META = frozenset(
-    "source file_type file_name file_hash fingerprint chunks_in_file ingested_at section "
-    "chunk_index tokens content_hash page converter".split()
+    "source source_name file_type file_name file_hash fingerprint chunks_in_file ingested_at "
+    "section chunk_index tokens content_hash page converter".split()
 )
 
 
@@ -61,6 +61,7 @@ class FileResult:
     status: str  # "ingested", "unchanged", "failed" or "removed" (pruned)
     chunks: int = 0
     reason: str = ""
+    name: str = ""  # the source's name for people (see `ingest.sources.Sources`)
 
 
 @dataclass
@@ -98,7 +99,9 @@ class IngestReport:
             "chunks_per_second": round(self.chunks_written / self.seconds, 1)
             if self.seconds
             else 0,
-            "failures": [{"source": f.source, "reason": f.reason} for f in self.failures],
+            "failures": [
+                {"source": f.source, "name": f.name, "reason": f.reason} for f in self.failures
+            ],
         }
 
 
@@ -198,6 +201,7 @@ class Indexer:
         prune: bool = False,
         tenant: str | None = None,
         metadata: dict[str, Any] | None = None,
+        take_over: bool = True,
     ) -> IngestReport:
         """Ingest files and folders; a file that cannot be read is reported, the rest go on.
 
@@ -208,10 +212,18 @@ class Indexer:
             folders and are no longer in it (a folder that does not exist prunes nothing, so a
             mistyped or unmounted path never empties the collection).
         :param tenant: tag every chunk with this tenant; retrieval can be limited to it.
+            Nothing in a file or its sidecar changes it: a sidecar that names another tenant
+            fails its file.
         :param metadata: extra fields for every chunk's metadata; a sidecar file
-            `<file>.meta.json` adds fields (and may set `tenant`) for one file.
+            `<file>.meta.json` adds fields for one file, and may set its `tenant` when no
+            `tenant` is given.
+        :param take_over: whether a file recorded for another tenant (or for none) may move
+            to `tenant`, as an operator re-tagging files may; a caller acting for one tenant
+            (a service key) passes False, and such files fail instead.
         """
         _check_metadata(metadata or {}, "metadata")
+        if "tenant" in (metadata or {}):
+            raise ConfigError("metadata: set the tenant with --tenant, not as a metadata field")
         started = time.perf_counter()
         report = IngestReport()
         report.recovered = self.recover()
@@ -225,11 +237,21 @@ class Indexer:
                 on_file(result, total)
 
         for missing in sources.missing:
-            done(FileResult(str(missing), "failed", reason="no such file or folder"))
+            done(
+                FileResult(
+                    str(missing), "failed", reason="no such file or folder", name=str(missing)
+                )
+            )
         stored = self._stored_sources()
         todo: dict[str, _Job] = {}
         for path in sources.files:
-            job = self._job(path, stored.get(str(path)), tenant, metadata or {})
+            job = self._job(
+                path,
+                sources.names[path],
+                stored.get(str(path)),
+                _Owner(tenant, take_over),
+                metadata or {},
+            )
             if isinstance(job, FileResult):
                 done(job)
             else:
@@ -271,12 +293,14 @@ class Indexer:
         for record_id, title, text in records:
             source = f"{namespace}:{record_id}"
             content_hash = hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()
-            fingerprint = _file_fingerprint(self.fingerprint, tenant, {})
+            fingerprint = _file_fingerprint(self.fingerprint, tenant, {}, source)
             previous = stored.get(source)
             if previous and previous.matches(content_hash, fingerprint):
-                done(FileResult(source, "unchanged", chunks=len(previous.chunk_ids)))
+                done(
+                    FileResult(source, "unchanged", chunks=len(previous.chunk_ids), name=source)
+                )
                 continue
-            todo[source] = _Job(Path(source), content_hash, fingerprint, tenant, {})
+            todo[source] = _Job(Path(source), source, content_hash, fingerprint, tenant, {})
             texts[source] = (title, text)
         parsed = (
             self.parse_file.parse_text(source, title, text)
@@ -304,7 +328,7 @@ class Indexer:
         for parsed in parsed_files:
             job = todo[parsed.source]
             if parsed.reason:
-                done(FileResult(parsed.source, "failed", reason=parsed.reason))
+                done(FileResult(parsed.source, "failed", reason=parsed.reason, name=job.name))
                 continue
             batch.append((job, parsed))
             if sum(len(p.chunks) for _, p in batch) >= threshold:
@@ -365,7 +389,12 @@ class Indexer:
         }
 
     def _job(
-        self, path: Path, stored: SourceState | None, tenant: str | None, metadata: dict
+        self,
+        path: Path,
+        name: str,
+        stored: SourceState | None,
+        owner: "_Owner",
+        metadata: dict,
     ) -> "FileResult | _Job":
         """Decide what to do with one file: skip it, refuse it, or parse it."""
         try:
@@ -375,22 +404,46 @@ class Indexer:
             _check_metadata(sidecar, f"its metadata file {path.name}{SIDECAR_SUFFIX}")
             extra = {**metadata, **sidecar}
         except OSError as e:
-            return FileResult(str(path), "failed", reason=f"cannot be read: {e.strerror}")
+            return FileResult(
+                str(path), "failed", reason=f"cannot be read: {e.strerror}", name=name
+            )
         except (UnreadableFileError, ConfigError) as e:
-            return FileResult(str(path), "failed", reason=getattr(e, "reason", str(e)))
+            return FileResult(
+                str(path), "failed", reason=getattr(e, "reason", str(e)), name=name
+            )
         limit = self.parsing.max_file_mb
         if size > limit * 1_000_000:
             return FileResult(
                 str(path),
                 "failed",
+                name=name,
                 reason=f"the file is {size / 1e6:.0f} MB, above the limit of {limit:g} MB "
                 "(parsing.max_file_mb); split it, or raise the limit",
             )
-        tenant = extra.pop("tenant", tenant)
-        fingerprint = _file_fingerprint(self.fingerprint, tenant, extra)
+        tenant = owner.tenant
+        if tenant is None:
+            tenant = extra.pop("tenant", None)
+        elif extra.pop("tenant", tenant) != tenant:
+            return FileResult(
+                str(path),
+                "failed",
+                name=name,
+                reason=f"its metadata file {path.name}{SIDECAR_SUFFIX} names the tenant "
+                f"{sidecar['tenant']!r}, but this ingest is for the tenant {tenant!r}; a file "
+                "cannot move itself to another tenant: remove the tenant from the metadata file",
+            )
+        if stored is not None and stored.tenant != tenant and not owner.take_over:
+            return FileResult(
+                str(path),
+                "failed",
+                name=name,
+                reason="the file is ingested for another tenant; that tenant (or an operator) "
+                "must remove it first",
+            )
+        fingerprint = _file_fingerprint(self.fingerprint, tenant, extra, name)
         if stored and stored.matches(file_hash, fingerprint):
-            return FileResult(str(path), "unchanged", chunks=len(stored.chunk_ids))
-        return _Job(path, file_hash, fingerprint, tenant, extra)
+            return FileResult(str(path), "unchanged", chunks=len(stored.chunk_ids), name=name)
+        return _Job(path, name, file_hash, fingerprint, tenant, extra)
 
     def _parse(self, paths: list[str]) -> Iterator[Parsed]:
         if not paths:
@@ -409,6 +462,7 @@ class Indexer:
                     self.parse_file,
                     workers=min(workers, len(paths)),
                     timeout=self.parsing.file_timeout,
+                    memory_mb=self.parsing.max_worker_mb,
                 )
         logger.info(
             "Parsing {files} files in {workers} {executor} workers",
@@ -443,8 +497,10 @@ class Indexer:
                 )
                 for c in parsed.chunks
             ]
-            if job.tenant is not None:
-                for c in file_chunks:
+            for c in file_chunks:
+                # The tenant is docent's to set: never taken from what a file's parse found.
+                c.meta.pop("tenant", None)
+                if job.tenant is not None:
                     c.meta["tenant"] = job.tenant
             chunks.extend(file_chunks)
             changes.append(
@@ -455,6 +511,7 @@ class Indexer:
                     frozenset(c.id for c in file_chunks),
                     parsed.converter,
                     job.tenant,
+                    job.name,
                 )
             )
         self.manifest.begin(changes)
@@ -473,7 +530,11 @@ class Indexer:
         report.chunks_written += len(chunks)
         for change in changes:
             stored[change.source] = change
-            done(FileResult(change.source, "ingested", chunks=len(change.chunk_ids)))
+            done(
+                FileResult(
+                    change.source, "ingested", chunks=len(change.chunk_ids), name=change.name
+                )
+            )
 
     def _prune(
         self,
@@ -507,7 +568,11 @@ class Indexer:
             report.chunks_removed += self._delete(state.chunk_ids)
         self.manifest.commit(s.source for s in gone)
         for state in gone:
-            done(FileResult(state.source, "removed", chunks=len(state.chunk_ids)))
+            done(
+                FileResult(
+                    state.source, "removed", chunks=len(state.chunk_ids), name=state.display_name
+                )
+            )
 
     def _delete(self, ids: Iterable[str]) -> int:
         ids = sorted(ids)
@@ -551,10 +616,20 @@ class Indexer:
 
 
 @dataclass(frozen=True)
+class _Owner:
+    """Whom an ingest acts for: the tenant its files are tagged with (None: as their sidecars
+    say), and whether a file recorded for another tenant may move to it."""
+
+    tenant: str | None
+    take_over: bool
+
+
+@dataclass(frozen=True)
 class _Job:
     """A file to parse, with what its chunks will carry."""
 
     path: Path
+    name: str
     file_hash: str
     fingerprint: str
     tenant: str | None
@@ -563,6 +638,7 @@ class _Job:
     def meta(self, chunks_in_file: int, now: str) -> dict[str, Any]:
         return {
             "file_name": self.path.name,
+            "source_name": self.name,
             "file_hash": self.file_hash,
             "fingerprint": self.fingerprint,
             "chunks_in_file": chunks_in_file,
@@ -665,11 +741,12 @@ def _fingerprint(
     return _short_hash(settings)
 
 
-def _file_fingerprint(fingerprint: str, tenant: str | None, extra: dict[str, Any]) -> str:
-    """The settings fingerprint of one file: the run's, plus its tenant and metadata."""
-    if tenant is None and not extra:
-        return fingerprint
-    return _short_hash({"settings": fingerprint, "tenant": tenant, "meta": extra})
+def _file_fingerprint(
+    fingerprint: str, tenant: str | None, extra: dict[str, Any], name: str
+) -> str:
+    """The settings fingerprint of one file: the run's, plus its tenant, metadata and name
+    (all carried by its chunks)."""
+    return _short_hash({"settings": fingerprint, "tenant": tenant, "meta": extra, "name": name})
 
 
 def _short_hash(value: Any) -> str:
@@ -689,7 +766,8 @@ def _check_metadata(metadata: dict[str, Any], where: str) -> None:
 def _sidecar(path: Path) -> dict[str, Any]:
     """The metadata of `<file>.meta.json` beside the file, if there is one."""
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-    if not sidecar.is_file():
+    # A file whose name is near the limit can have no sidecar (the name would be too long).
+    if len(os.fsencode(sidecar.name)) > 255 or not sidecar.is_file():
         return {}
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))

@@ -48,6 +48,9 @@ _MIGRATIONS = [
         tenant TEXT,
         PRIMARY KEY (collection, source)
     )""",
+    # The name a source is shown by (relative to the folder it was ingested from).
+    "ALTER TABLE sources ADD COLUMN name TEXT",
+    "ALTER TABLE pending ADD COLUMN name TEXT",
 ]
 
 
@@ -55,7 +58,8 @@ _MIGRATIONS = [
 class SourceState:
     """A source's chunks as recorded: the bytes and settings they came from, and their ids.
 
-    In a pending change, `file_hash` is None when the source is being removed.
+    In a pending change, `file_hash` is None when the source is being removed. `name` is
+    what people are shown instead of the path (None for sources recorded before names were).
     """
 
     source: str
@@ -64,6 +68,12 @@ class SourceState:
     chunk_ids: frozenset[str]
     converter: str | None = None
     tenant: str | None = None
+    name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The source's name for people: its recorded name, else its file name."""
+        return self.name or Path(self.source).name
 
     def matches(self, file_hash: str, fingerprint: str) -> bool:
         """True when these chunks came from exactly these bytes and settings."""
@@ -127,7 +137,7 @@ class Manifest:
         """Every recorded source of the collection, by path."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT source, file_hash, fingerprint, chunk_ids, converter, tenant "
+                "SELECT source, file_hash, fingerprint, chunk_ids, converter, tenant, name "
                 "FROM sources WHERE collection = ?",
                 (self.collection,),
             ).fetchall()
@@ -137,7 +147,7 @@ class Manifest:
         """The changes begun and not committed: the intended state of each source."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT source, file_hash, fingerprint, chunk_ids, converter, tenant "
+                "SELECT source, file_hash, fingerprint, chunk_ids, converter, tenant, name "
                 "FROM pending WHERE collection = ? ORDER BY source",
                 (self.collection,),
             ).fetchall()
@@ -147,7 +157,8 @@ class Manifest:
         """Journal the intended state of sources before their chunks are written or deleted."""
         with self._connect() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO pending (collection, source, file_hash, fingerprint, "
+                "chunk_ids, converter, tenant, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         self.collection,
@@ -157,6 +168,7 @@ class Manifest:
                         json.dumps(sorted(c.chunk_ids)),
                         c.converter,
                         c.tenant,
+                        c.name,
                     )
                     for c in changes
                 ],
@@ -170,8 +182,9 @@ class Manifest:
             where = f"collection = ? AND source IN ({marks})"
             db.execute(f"DELETE FROM sources WHERE {where}", (self.collection, *sources))
             db.execute(
-                "INSERT INTO sources SELECT collection, source, file_hash, fingerprint, "
-                f"chunk_ids, converter, tenant, ? FROM pending WHERE {where} "
+                "INSERT INTO sources (collection, source, file_hash, fingerprint, chunk_ids, "
+                "converter, tenant, updated, name) SELECT collection, source, file_hash, "
+                f"fingerprint, chunk_ids, converter, tenant, ?, name FROM pending WHERE {where} "
                 "AND file_hash IS NOT NULL",
                 (time.time(), self.collection, *sources),
             )
@@ -215,7 +228,7 @@ class Manifest:
 
 
 def _state(row: tuple) -> SourceState:
-    source, file_hash, fingerprint, ids, converter, tenant = row
+    source, file_hash, fingerprint, ids, converter, tenant, name = row
     return SourceState(
-        source, file_hash, fingerprint, frozenset(json.loads(ids)), converter, tenant
+        source, file_hash, fingerprint, frozenset(json.loads(ids)), converter, tenant, name
     )

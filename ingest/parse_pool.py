@@ -1,13 +1,16 @@
-"""Parse files in worker processes, each file under a time limit.
+"""Parse files in worker processes, each file under a time limit and each worker under a
+memory limit.
 
-A file that hangs the parser, or crashes it (a segfault in a native library), costs only its
-own worker: the worker is killed or found dead, the file is reported with the reason, and a new
-worker takes its place. Workers fork from a server process that has imported the parsers once,
-so starting or replacing one takes a fraction of a second.
+A file that hangs the parser, needs more memory than a worker may have, or crashes it (a
+segfault in a native library), costs only its own worker: the worker is killed or found
+dead, the file is reported with the reason, and a new worker takes its place. Workers fork
+from a server process that has imported the parsers once, so starting or replacing one takes
+a fraction of a second.
 """
 
 import multiprocessing
 import queue
+import resource
 import sys
 import threading
 import time
@@ -34,8 +37,13 @@ _PRELOAD = [
 _QUEUED_PER_WORKER = 2
 
 
-def _serve(conn: Connection, parse: Callable[[Path], Parsed]) -> None:
+def _serve(conn: Connection, parse: Callable[[Path], Parsed], memory_mb: int | None) -> None:
     """A worker's loop: parse each path received, send back the result, until told to stop."""
+    if memory_mb is not None:
+        # The operating system refuses the worker more address space than this: a file that
+        # would need more fails with MemoryError (or kills only this worker).
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
             path = conn.recv()
@@ -45,6 +53,8 @@ def _serve(conn: Connection, parse: Callable[[Path], Parsed]) -> None:
             return
         try:
             result = parse(path)
+        except MemoryError:
+            result = Parsed(str(path), reason=_over_memory(memory_mb))
         # Documented fallback: a parser bug on one file is that file's failure, not the run's.
         except Exception as e:  # noqa: BLE001
             result = Parsed(str(path), reason=f"the parser failed ({type(e).__name__}: {e})")
@@ -70,13 +80,24 @@ class ParsePool:
     ```
     """
 
-    def __init__(self, parse: Callable[[Path], Parsed], *, workers: int, timeout: float) -> None:
-        """Keep the settings; workers start on the first `parse`."""
+    def __init__(
+        self,
+        parse: Callable[[Path], Parsed],
+        *,
+        workers: int,
+        timeout: float,
+        memory_mb: int | None = None,
+    ) -> None:
+        """Keep the settings; workers start on the first `parse`.
+
+        :param memory_mb: the address space a worker may use (None: no limit).
+        """
         if workers < 1:
             raise ValueError(f"workers must be at least 1 (got {workers})")
         self.parse_file = parse
         self.workers = workers
         self.timeout = timeout
+        self.memory_mb = memory_mb
         self._pool: list[_Worker] = []
         self._context = multiprocessing.get_context("forkserver")
 
@@ -180,10 +201,11 @@ class ParsePool:
             worker.process.join(timeout=5)
             code = worker.process.exitcode
             self._replace(worker, todo)
+            limit = "" if self.memory_mb is None else f", or needed more than {self.memory_mb} MB"
             return Parsed(
                 str(path),
                 reason=f"the parser crashed on this file (worker exit code {code}); the file "
-                "is probably damaged",
+                f"is probably damaged{limit}",
             )
         worker.assigned.popleft()
         worker.started = time.monotonic()
@@ -203,7 +225,10 @@ class ParsePool:
         self._context.set_forkserver_preload(_PRELOAD)
         ours, theirs = self._context.Pipe()
         process = self._context.Process(
-            target=_serve, args=(theirs, self.parse_file), daemon=True, name="docent-parse"
+            target=_serve,
+            args=(theirs, self.parse_file, self.memory_mb),
+            daemon=True,
+            name="docent-parse",
         )
         with _main_module_hidden():
             process.start()
@@ -232,6 +257,13 @@ def _main_module_hidden() -> Iterator[None]:
         main.__dict__.update(saved)
         if "__spec__" not in saved:
             del main.__spec__
+
+
+def _over_memory(memory_mb: int | None) -> str:
+    return (
+        f"parsing this file needed more than {memory_mb} MB of memory (parsing.max_worker_mb); "
+        "the file may be a decompression bomb, or split it, or raise the limit"
+    )
 
 
 def _put(results: queue.Queue, stop: threading.Event, item: Parsed | BaseException) -> None:

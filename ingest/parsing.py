@@ -125,7 +125,10 @@ class FileParser:
 
     def _build(self) -> None:
         self._converter = UnstructuredConverter(
-            pdf_strategy=self.parsing.pdf_strategy, languages=self.parsing.languages
+            pdf_strategy=self.parsing.pdf_strategy,
+            languages=self.parsing.languages,
+            max_unzipped_mb=self.parsing.max_unzipped_mb,
+            max_zip_ratio=self.parsing.max_zip_ratio,
         )
         self._chunker = StructureChunker(
             tokenizer=self.tokenizer,

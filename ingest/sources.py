@@ -9,10 +9,17 @@ SIDECAR_SUFFIX = ".meta.json"
 
 @dataclass(frozen=True)
 class Sources:
-    """Files found under the given paths, and the given paths that do not exist."""
+    """Files found under the given paths, and the given paths that do not exist.
+
+    `names` holds each file's name for people: its path relative to the parent of the folder
+    it was found in (`handbook/policies/leave.md` for `docent ingest ~/docs/handbook`), or its
+    own name when it was given directly. It is what answers cite, so that no path of the
+    machine that ingested it reaches a reader.
+    """
 
     files: list[Path]
     missing: list[Path]
+    names: dict[Path, str]
 
 
 def find_sources(paths: list[str | Path]) -> Sources:
@@ -22,21 +29,22 @@ def find_sources(paths: list[str | Path]) -> Sources:
     metadata sidecars (`<file>.meta.json` beside `<file>`); a file named directly is always
     taken.
     """
-    files: dict[Path, None] = {}
+    names: dict[Path, str] = {}
     missing: list[Path] = []
     for given in paths:
         path = Path(given).expanduser()
         if path.is_file():
-            files[path.resolve()] = None
+            names.setdefault(path.resolve(), path.name)
         elif path.is_dir():
+            folder = path.resolve().name
             for found in sorted(path.rglob("*")):
                 relative = found.relative_to(path)
                 hidden = any(p.startswith(".") for p in relative.parts)
                 if found.is_file() and not hidden and not _is_sidecar(found):
-                    files[found.resolve()] = None
+                    names.setdefault(found.resolve(), "/".join((folder, *relative.parts)))
         else:
             missing.append(path)
-    return Sources(files=list(files), missing=missing)
+    return Sources(files=list(names), missing=missing, names=names)
 
 
 def _is_sidecar(path: Path) -> bool:

@@ -5,6 +5,8 @@ from typing import Any
 
 from haystack import Document
 
+from components.sources import source_name
+
 
 @dataclass
 class Citation:
@@ -64,7 +66,7 @@ def passage(document: Document) -> dict[str, Any]:
     """A retrieved chunk as search results show it: source, page, section, text and its dense
     similarity to the question."""
     return {
-        "source": document.meta.get("source", ""),
+        "source": source_name(document.meta),
         "page": document.meta.get("page"),
         "section": document.meta.get("section", ""),
         "text": document.content or "",

@@ -201,7 +201,8 @@ def ingest(
     "--open",
     "open_access",
     is_flag=True,
-    help="Serve on a non-loopback address without API keys (anyone who can reach it may ask).",
+    help="Serve without API keys: anyone who can reach the address may ask, upload and read "
+    "every tenant's documents. Only while no key was ever created.",
 )
 def serve(
     config: str | None,
@@ -216,13 +217,17 @@ def serve(
     /v1/documents (upload), /v1/ingest; GET /v1/handoffs, /v1/jobs/ID, /v1/documents,
     /v1/collections, /healthz, /readyz, /metrics. OpenAPI docs at /docs.
 
-    Once an API key exists (`docent keys create`), every /v1 request needs one.
+    Every /v1 request needs an API key (`docent keys create`), even after every key is
+    revoked; --open serves without keys while none was ever created.
 
     \b
-    Example:
+    Examples:
+      docent keys create desk --scope ask      # prints the key once
       docent serve --port 8000 &
-      curl -s localhost:8000/v1/ask -H 'content-type: application/json' \\
+      curl -s localhost:8000/v1/ask -H "Authorization: Bearer $KEY" \\
+        -H 'content-type: application/json' \\
         -d '{"question": "How many days per week can employees work remotely?"}'
+      docent serve --open                      # on your own machine, without keys
     """
     import uvicorn
 
@@ -232,16 +237,24 @@ def serve(
 
     settings = _settings(config)
     keys = KeyStore(settings.keys_path)
-    if host not in LOOPBACK and not keys.active() and not open_access:
+    held = keys.ever_held()
+    if held and open_access:
         raise click.UsageError(
-            f"serving on {host} without API keys would let anyone who reaches it ask: create "
-            "one with `docent keys create NAME`, or pass --open"
+            "--open serves without API keys, but this service has keys (revoked ones count: "
+            "once it has had keys it stays closed); leave out --open and send a key"
+        )
+    if not held and not open_access:
+        raise click.UsageError(
+            "no API key exists: create one with `docent keys create NAME --scope ask`, or pass "
+            f"--open to serve without keys (anyone who reaches {host}:{port} may ask, upload "
+            "and read every tenant's documents)"
         )
     app = create_app(
         lambda: QAPipeline.from_settings(settings),
-        max_waiting=settings.service.max_waiting if max_waiting is None else max_waiting,
-        request_timeout=request_timeout or settings.service.request_timeout,
+        max_waiting=max_waiting,
+        request_timeout=request_timeout,
         keys=keys,
+        open_access=open_access,
     )
     uvicorn.run(app, host=host, port=port, log_level="info")
 
@@ -334,7 +347,7 @@ def keys_list(config, as_json) -> None:
             f"scopes={row['scopes']}  {state}"
         )
     if not rows:
-        click.echo("No keys: docent serve answers anyone on its address.")
+        click.echo("No keys: docent serve needs one, or --open to answer anyone on its address.")
 
 
 @keys.command("revoke")

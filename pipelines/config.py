@@ -238,14 +238,28 @@ class AuditSettings(BaseModel):
 
 class ServiceSettings(BaseModel):
     """`docent serve`: request limits, uploads, and where server-side paths may be ingested
-    from."""
+    from.
+
+    Answers wait for the model in one queue of at most `max_waiting` requests, retrieval-only
+    searches in another, ingest jobs in a third of at most `max_ingest_jobs`; one API key may
+    hold at most `max_waiting_per_key` of a queue's places (default: half, rounded up), and
+    the keys' requests take turns. A request body may hold at most `max_body_kb`, an upload
+    `max_upload_mb` per file.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_waiting: int = Field(default=8, ge=0)
+    max_waiting_per_key: int | None = Field(default=None, ge=1)
+    max_ingest_jobs: int = Field(default=16, ge=1)
     request_timeout: float = Field(default=120.0, gt=0)
+    max_body_kb: int = Field(default=1024, ge=16)
     max_upload_mb: float = Field(default=50.0, gt=0)
     ingest_roots: list[Path] = []
+
+    def per_key(self, places: int) -> int:
+        """The places of a queue of `places` that one API key may hold."""
+        return self.max_waiting_per_key or max(1, -(-places // 2))
 
 
 class TracingSettings(BaseModel):
@@ -370,6 +384,11 @@ class Settings(BaseModel):
     def uploads_path(self) -> Path:
         """Where `docent serve` keeps uploaded documents, a folder per tenant."""
         return self.data_path / "uploads"
+
+    @property
+    def jobs_path(self) -> Path:
+        """The SQLite file of `docent serve`'s ingest jobs."""
+        return self.data_path / "jobs.sqlite"
 
     @property
     def keys_path(self) -> Path:

@@ -37,6 +37,11 @@ class Caller:
         """Whether the key may use `scope` ("admin" may use every scope)."""
         return scope in self.scopes or "admin" in self.scopes
 
+    @property
+    def queue(self) -> str:
+        """Whose turn a request waits for: its key (callers of an open service share one)."""
+        return self.key_id or "open"
+
 
 OPEN = Caller(None, None, frozenset(SCOPES))
 
@@ -95,15 +100,13 @@ class KeyStore:
             return None
         return Caller(row[0], row[1], frozenset(row[2].split(",")))
 
-    def active(self) -> bool:
-        """Whether any key is in force (then every request needs one)."""
+    def ever_held(self) -> bool:
+        """Whether the store has ever held a key, revoked or not: once it has, the service
+        stays closed, so revoking the last key never opens it."""
         if not self.path.exists():
             return False
         with connect(self.path, _MIGRATIONS) as db:
-            return (
-                db.execute("SELECT 1 FROM keys WHERE revoked IS NULL LIMIT 1").fetchone()
-                is not None
-            )
+            return db.execute("SELECT 1 FROM keys LIMIT 1").fetchone() is not None
 
     def list(self) -> list[dict]:
         """Every key's id, name, tenant, scopes, creation and revocation time (never a key)."""

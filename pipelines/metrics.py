@@ -72,12 +72,21 @@ class ServiceMetrics:
             "docent_cost", "Spend by model, in the configured currency", ["model"], registry=r
         )
         self.waiting = Gauge(
-            "docent_waiting_requests", "Requests holding or waiting for the model", registry=r
+            "docent_waiting_requests",
+            "Requests running or waiting, by desk (model, search, ingest)",
+            ["desk"],
+            registry=r,
         )
         self.rejected = Counter(
             "docent_rejected",
-            "Requests refused by back-pressure (429) or timed out (504)",
+            "Requests refused by back-pressure (429: queue_full, caller_share) or timed out (504)",
             ["reason"],
+            registry=r,
+        )
+        self.failures = Counter(
+            "docent_failures",
+            "Requests that failed inside docent (500, or a stream ended by an error), by where",
+            ["where"],
             registry=r,
         )
 
@@ -85,6 +94,10 @@ class ServiceMetrics:
         """Count one HTTP request."""
         self.requests.labels(path, str(status)).inc()
         self.latency.labels(path).observe(seconds)
+
+    def waiting_changed(self, desk: str, holding: int) -> None:
+        """Set a desk's gauge of requests running and waiting."""
+        self.waiting.labels(desk).set(holding)
 
     def answer(self, answer: dict[str, Any]) -> None:
         """Count what one answer did: its decision, stages, model calls, tokens and cost."""

@@ -16,21 +16,47 @@ Where docent's extras travel (documented in the README):
 
 import json
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipelines.inputs import QUESTION_CHARS, Identifier, Text
+
+# A message may be longer than a question (a client's system prompt), within reason.
+MESSAGE_CHARS = 32_000
+MAX_MESSAGES = 64
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content; docent reads the text parts and ignores the others
+    (images, audio, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Annotated[Text, Field(max_length=64)]
+    text: Annotated[Text, Field(max_length=MESSAGE_CHARS)] | None = None
+
+    @model_validator(mode="after")
+    def _text_part_has_text(self) -> "ContentPart":
+        if self.type == "text" and self.text is None:
+            raise ValueError('a part of type "text" needs a "text" string')
+        return self
 
 
 class ChatMessage(BaseModel):
     """One message of an OpenAI-style chat: content as text or as a list of parts."""
 
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+    role: Annotated[Text, Field(max_length=32)]
+    content: (
+        Annotated[Text, Field(max_length=MESSAGE_CHARS)]
+        | Annotated[list[ContentPart], Field(max_length=MAX_MESSAGES)]
+        | None
+    ) = None
 
     def text(self) -> str:
         """The message's text (the text parts, joined)."""
         if isinstance(self.content, list):
-            return " ".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+            return " ".join(p.text or "" for p in self.content if p.type == "text")
         return self.content or ""
 
 
@@ -38,12 +64,23 @@ class ChatRequest(BaseModel):
     """The fields of an OpenAI chat completion request that docent uses; others are ignored
     (the tenant, in particular, comes from the API key, never from the body). The earlier user
     messages are the conversation a follow-up is read in; docent's extra field `session_id`
-    uses a stored session instead."""
+    uses a stored session instead. At most 64 messages; a user message is a question, of at
+    most 4,000 characters."""
 
-    model: str = "docent"
-    messages: list[ChatMessage] = Field(min_length=1)
+    model: Annotated[Text, Field(max_length=128)] = "docent"
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
-    session_id: str | None = None
+    session_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _questions_fit(self) -> "ChatRequest":
+        for number, message in enumerate(self.messages, start=1):
+            if message.role == "user" and len(message.text()) > QUESTION_CHARS:
+                raise ValueError(
+                    f"message {number} is {len(message.text()):,} characters; a user message "
+                    f"is a question, of at most {QUESTION_CHARS:,}"
+                )
+        return self
 
     def _user_texts(self) -> list[str]:
         return [m.text() for m in self.messages if m.role == "user" and m.text().strip()]

@@ -31,6 +31,7 @@ from components.shipped_models import (
     model_cache,
     sentence_encoder,
 )
+from components.sources import source_name
 from components.verification.support_verifier import SupportVerifier
 from ingest.manifest import Manifest
 from ingest.store import Store, dense_retriever, hybrid_retriever, open_store, sparse_retriever
@@ -511,7 +512,7 @@ class QAPipeline:
         answer.citations = [
             Citation(
                 number=number,
-                source=doc.meta.get("source", ""),
+                source=source_name(doc.meta),
                 page=doc.meta.get("page"),
                 section=doc.meta.get("section", ""),
                 snippet=(doc.content or "")[:SNIPPET_CHARS],

@@ -6,87 +6,165 @@ citations travel), support sessions and handoff tickets, feedback (`pipelines.se
 document uploads, server-side ingestion, jobs and removal (`pipelines.service_documents`);
 `GET /healthz`, `GET /readyz`, `GET /metrics` (Prometheus) and the web chat at `/` (here).
 
-API keys (`docent keys create`): once a key exists, every `/v1` request needs
-`Authorization: Bearer KEY` with the endpoint's scope; the tenant comes from the key and
-filters retrieval, never from the request. Without keys the service is open (for one machine).
+Access fails closed: once the key store has held a key (`docent keys create`), every `/v1`
+request needs `Authorization: Bearer KEY` with the endpoint's scope, even after every key is
+revoked; the tenant comes from the key and bounds every read and write, never from the
+request. A service without keys answers only when started open (`open_access`, the command
+line's `--open`).
 
-The in-process model serves one request at a time: requests wait their turn in order, at most
-`max_waiting` of them; one more is answered 429 with `Retry-After`. A request not answered
-within `request_timeout` seconds gets 504 (a queued one is dropped unrun, so nothing is
-answered twice).
+Work runs on three desks (`pipelines.desk.FairDesk`): answers on the in-process model, one at
+a time; retrieval-only searches beside them; ingest jobs on a desk of their own, their files
+parsed in worker processes under time and memory limits. Each desk holds a bounded number of
+waiting requests, a bounded share of them per API key, and serves the keys in turn; one more
+is answered 429 with `Retry-After`. A request not answered within `request_timeout` seconds
+gets 504 (a queued one is dropped unrun, so nothing is answered twice). Bad input gets a 4xx
+that says why; a failure inside docent a 500 that names it, never a server path.
 """
 
 import asyncio
-import threading
+import functools
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from haystack import logging
+
 from components.errors import AllModelsFailedError, DocentError
+from pipelines.desk import Busy, FairDesk
 from pipelines.documents import DocumentLibrary
+from pipelines.inputs import printable
 from pipelines.keys import OPEN, Caller, KeyStore
 from pipelines.metrics import ServiceMetrics
 from pipelines.qa import QAPipeline
 from pipelines.sessions import SessionStore
 
+logger = logging.getLogger(__name__)
+
 RETRY_AFTER_SECONDS = 2
+# Retrieval-only searches run this many at once, beside the model's one answer.
+SEARCH_WORKERS = 2
 
 
-class Busy(Exception):
-    """The model's queue is full."""
+@dataclass(frozen=True)
+class Limits:
+    """The service's request limits, as started: the configuration's `service` section with
+    the command line's overrides."""
 
-
-class ModelDesk:
-    """One worker runs the pipeline's calls in arrival order; at most `max_waiting` wait."""
-
-    def __init__(self, max_waiting: int, metrics: ServiceMetrics) -> None:
-        """A desk with an empty queue."""
-        self.max_waiting = max_waiting
-        self.metrics = metrics
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-model")
-        self._lock = threading.Lock()
-        self._holding = 0
-
-    def submit(self, work: Callable[[], Any]) -> Future:
-        """Queue `work`; Busy when the one being served and `max_waiting` others are there."""
-        with self._lock:
-            if self._holding > self.max_waiting:
-                self.metrics.rejected.labels("queue_full").inc()
-                raise Busy()
-            self._holding += 1
-            self.metrics.waiting.set(self._holding)
-        future = self._worker.submit(work)
-        future.add_done_callback(self._leave)
-        return future
-
-    def _leave(self, _: Future) -> None:
-        with self._lock:
-            self._holding -= 1
-            self.metrics.waiting.set(self._holding)
-
-    def close(self) -> None:
-        """Stop taking work; wait for the running call."""
-        self._worker.shutdown(wait=True, cancel_futures=True)
+    max_waiting: int
+    per_key: int
+    max_ingest_jobs: int
+    ingest_per_key: int
+    request_timeout: float
+    max_body_bytes: int
+    max_upload_bytes: int
 
 
 class Service:
-    """What the routes share: the open pipeline and stores, the metrics, the model desk, and
-    the API-key check."""
+    """What the routes share: the open pipeline and stores, the metrics, the desks, and the
+    API-key check."""
 
-    def __init__(self, keys: KeyStore | None, max_waiting: int, request_timeout: float) -> None:
-        """The service's state before start-up (no pipeline yet)."""
+    def __init__(
+        self,
+        keys: KeyStore | None,
+        open_access: bool,
+        max_waiting: int | None,
+        request_timeout: float | None,
+    ) -> None:
+        """The service's state before start-up (no pipeline, no desks yet)."""
         self.keys = keys
-        self.max_waiting = max_waiting
-        self.request_timeout = request_timeout
+        self.open_access = open_access
+        self.overrides = {"max_waiting": max_waiting, "request_timeout": request_timeout}
         self.metrics = ServiceMetrics()
-        self.desk = ModelDesk(max_waiting, self.metrics)
+        self.limits: Limits | None = None
+        self.desks: dict[str, FairDesk] = {}
         self.pipeline: QAPipeline | None = None
         self.sessions: SessionStore | None = None
         self.documents: DocumentLibrary | None = None
+        self._closed = False
+        self._folders: list[tuple[str, str]] = []
+
+    def start(self, pipeline: QAPipeline) -> None:
+        """Open the desks and stores over a warmed-up pipeline, and resume unfinished jobs."""
+        settings = pipeline.settings
+        service = settings.service.model_copy(
+            update={k: v for k, v in self.overrides.items() if v is not None}
+        )
+        self.limits = Limits(
+            max_waiting=service.max_waiting,
+            per_key=service.per_key(service.max_waiting),
+            max_ingest_jobs=service.max_ingest_jobs,
+            ingest_per_key=service.per_key(service.max_ingest_jobs),
+            request_timeout=service.request_timeout,
+            max_body_bytes=service.max_body_kb * 1024,
+            max_upload_bytes=int(service.max_upload_mb * 1024 * 1024),
+        )
+        gauge = self.metrics.waiting_changed
+        limits = self.limits
+        self.desks = {
+            "model": FairDesk(
+                "model",
+                workers=1,
+                max_waiting=limits.max_waiting,
+                per_caller=limits.per_key,
+                on_change=gauge,
+            ),
+            "search": FairDesk(
+                "search",
+                workers=SEARCH_WORKERS,
+                max_waiting=limits.max_waiting,
+                per_caller=limits.per_key,
+                on_change=gauge,
+            ),
+            "ingest": FairDesk(
+                "ingest",
+                workers=1,
+                max_waiting=limits.max_ingest_jobs,
+                per_caller=limits.ingest_per_key,
+                on_change=gauge,
+            ),
+        }
+        # The server's own folders, as messages may name them, and what a client sees instead.
+        self._folders = [(str(settings.data_path.resolve()), "<data_dir>")] + [
+            (str(Path(root).expanduser().resolve()), f"<ingest root {Path(root).name}>")
+            for root in service.ingest_roots
+        ]
+        self.sessions = SessionStore(settings.sessions_path)
+        self.documents = DocumentLibrary(settings, pipeline.store, service.ingest_roots)
+        self.pipeline = pipeline
+        if self.is_closed():
+            logger.info("API keys are in force: every /v1 request needs one")
+        elif self.open_access:
+            logger.warning(
+                "Serving without API keys (--open): anyone who reaches this address may ask, "
+                "upload and read the documents of every tenant"
+            )
+        for job in self.documents.unfinished():
+            logger.info("Resuming the ingest job {job} left by the last run", job=job.id)
+            work = functools.partial(self.documents.run, job, self.redact)
+            self.desks["ingest"].submit(job.caller, work, bounded=False)
+
+    def stop(self) -> None:
+        """Close the desks (waiting calls are dropped, running ones finish) and the stores."""
+        pipeline, self.pipeline = self.pipeline, None
+        for desk in self.desks.values():
+            desk.close()
+        if self.documents is not None:
+            self.documents.close()
+        if pipeline is not None:
+            pipeline.close()
+
+    def is_closed(self) -> bool:
+        """Whether requests need a key: the key store has ever held one. Once true, true for
+        the life of the process (revoking every key never opens the service)."""
+        if not self._closed and self.keys is not None and self.keys.ever_held():
+            self._closed = True
+        return self._closed
 
     def caller(self, scope: str) -> Callable[..., Caller]:
         """A FastAPI dependency: the caller of a request that needs `scope` (401/403 else)."""
@@ -94,17 +172,19 @@ class Service:
         from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
         bearer = HTTPBearer(auto_error=False)
-        keys = self.keys
 
         def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
-            if keys is None:
-                return OPEN
-            # A valid key is found with one look-up; whether any key is in force is asked
-            # only when there is none (clients such as openai's always send some bearer).
-            found = keys.check(credentials.credentials) if credentials is not None else None
-            if found is None:
-                if not keys.active():
-                    return OPEN
+            keys = self.keys
+            found = (
+                keys.check(credentials.credentials)
+                if keys is not None and credentials is not None
+                else None
+            )
+            if found is not None:
+                if not found.allows(scope):
+                    raise HTTPException(403, f"the API key lacks the scope {scope!r}")
+                return found
+            if self.is_closed():
                 if credentials is None:
                     raise HTTPException(
                         401,
@@ -112,101 +192,171 @@ class Service:
                         headers={"WWW-Authenticate": "Bearer"},
                     )
                 raise HTTPException(401, "the API key is unknown or revoked")
-            if not found.allows(scope):
-                raise HTTPException(403, f"the API key lacks the scope {scope!r}")
-            return found
+            # Clients such as openai's always send some bearer: without keys, it is ignored.
+            if self.open_access:
+                return OPEN
+            raise HTTPException(
+                401,
+                "this service has no API keys and was not started open: create one with "
+                "`docent keys create NAME`, or restart it with --open",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
         return check
 
-    def submit(self, work: Callable[[QAPipeline], Any]) -> Future:
-        """Queue `work` for the model; 429 when the queue is full, 503 while starting."""
+    def submit(self, desk: str, who: Caller, work: Callable[[QAPipeline], Any]) -> Future:
+        """Queue `work` on a desk for the caller; 429 when it may not wait, 503 while starting."""
         from fastapi import HTTPException
 
         pipeline = self.pipeline
         if pipeline is None:
             raise HTTPException(503, "the service is starting; retry shortly")
         try:
-            return self.desk.submit(lambda: work(pipeline))
-        except Busy:
+            return self.desks[desk].submit(who.queue, lambda: work(pipeline))
+        except Busy as e:
+            self.metrics.rejected.labels(e.reason).inc()
             raise HTTPException(
-                429,
-                f"{self.max_waiting} requests are already waiting for the model; retry later",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                429, str(e), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
             ) from None
 
-    def run(self, work: Callable[[QAPipeline], Any]) -> Any:
-        """The result of `work`, in turn; 429, 504, or 400/503 on errors."""
+    def run(self, desk: str, who: Caller, work: Callable[[QAPipeline], Any]) -> Any:
+        """The result of `work`, in turn; 429, 504, or 4xx/5xx on errors."""
         from fastapi import HTTPException
 
-        future = self.submit(work)
+        future = self.submit(desk, who, work)
         try:
-            return future.result(timeout=self.request_timeout)
+            return future.result(timeout=self.limits.request_timeout)
         except FutureTimeout:
             future.cancel()
             self.metrics.rejected.labels("timeout").inc()
-            raise HTTPException(504, f"no answer within {self.request_timeout:.0f} s") from None
-        except AllModelsFailedError as e:
-            raise HTTPException(503, str(e)) from e
-        except DocentError as e:
-            raise HTTPException(400, str(e)) from e
+            raise HTTPException(
+                504, f"no answer within {self.limits.request_timeout:.0f} s"
+            ) from None
+        except Exception as e:  # noqa: BLE001  (every failure becomes a response; see failure)
+            status, message = self.failure(e, desk)
+            raise HTTPException(status, message) from e
+
+    def failure(self, error: Exception, where: str) -> tuple[int, str]:
+        """The HTTP status and message of a failed call: 503 when no model could answer, 400
+        for docent's own errors, 500 (logged and counted) for anything else. Messages never
+        name the server's folders."""
+        if isinstance(error, AllModelsFailedError):
+            return 503, self.redact(str(error))
+        if isinstance(error, DocentError):
+            return 400, self.redact(str(error))
+        logger.exception("{where} failed: {error}", where=where, error=repr(error))
+        self.metrics.failures.labels(where).inc()
+        return 500, f"docent failed ({type(error).__name__}); the server's log has the details"
+
+    def redact(self, message: str) -> str:
+        """`message` without the server's folders (data directory, ingest roots)."""
+        for folder, shown in self._folders:
+            message = message.replace(folder, shown)
+        return message
+
+
+class _BodyLimit:
+    """Refuse a request body over its limit while it is read (413), whatever its transfer
+    encoding: a declared length over the limit is refused before reading, and a chunked body
+    is counted as it arrives."""
+
+    def __init__(self, app: Any, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        limits = self.service.limits
+        if scope["type"] != "http" or limits is None:
+            await self.app(scope, receive, send)
+            return
+        from fastapi import HTTPException
+        from fastapi.responses import JSONResponse
+
+        if scope["path"] == "/v1/documents" and scope["method"] == "POST":
+            # Multipart framing adds a little: a body beyond the file limit plus 1 MB is refused.
+            limit = limits.max_upload_bytes + (1 << 20)
+            detail = (
+                f"the upload is over {limits.max_upload_bytes / 1048576:g} MB "
+                "(service.max_upload_mb)"
+            )
+        else:
+            limit = limits.max_body_bytes
+            detail = f"the request body is over {limit // 1024} KB (service.max_body_kb)"
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, detail)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def create_app(
     open_pipeline: Callable[[], QAPipeline],
-    max_waiting: int = 8,
-    request_timeout: float = 120.0,
+    max_waiting: int | None = None,
+    request_timeout: float | None = None,
     keys: KeyStore | None = None,
+    open_access: bool = False,
 ) -> Any:
     """The FastAPI app over the pipeline `open_pipeline` returns (opened at start-up, warmed,
     and closed at shutdown).
 
-    :param max_waiting: requests that may wait for the model; beyond, 429.
-    :param request_timeout: seconds a request may take, waiting included; beyond, 504.
-    :param keys: the API keys; while one is active, requests need a key.
+    :param max_waiting: requests that may wait for the model (and, apart, for searches);
+        beyond, 429 [default: the pipeline's `service.max_waiting`].
+    :param request_timeout: seconds a request may take, waiting included; beyond, 504
+        [default: `service.request_timeout`].
+    :param keys: the API keys; once the store has held one, every request needs a key.
+    :param open_access: answer without a key while the key store has never held one.
     """
-    from fastapi import FastAPI, Request
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
     from pipelines.service_answers import add_answer_routes
     from pipelines.service_documents import add_document_routes
 
-    service = Service(keys, max_waiting, request_timeout)
+    service = Service(keys, open_access, max_waiting, request_timeout)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         pipeline = open_pipeline()
         await asyncio.get_running_loop().run_in_executor(None, pipeline.warm_up)
-        service.sessions = SessionStore(pipeline.settings.sessions_path)
-        service.documents = DocumentLibrary(pipeline.settings, pipeline.store)
-        service.pipeline = pipeline
+        service.start(pipeline)
         try:
             yield
         finally:
-            service.pipeline = None
-            service.desk.close()
-            service.documents.close()
-            pipeline.close()
+            service.stop()
 
     app = FastAPI(
         title="docent",
         summary="Answers with citations from your documents",
         lifespan=lifespan,
     )
+    app.add_middleware(_BodyLimit, service=service)
 
-    @app.middleware("http")
-    async def limit_uploads(request: Request, call_next):
-        """Refuse an upload bigger than the limit before its body is read."""
-        if request.url.path == "/v1/documents" and request.method == "POST":
-            pipeline = service.pipeline
-            limit = pipeline.settings.service.max_upload_mb if pipeline else 0
-            size = int(request.headers.get("content-length") or 0)
-            # Multipart framing adds a little; a body beyond the limit plus 1 MB is refused.
-            if size > (limit + 1) * 1024 * 1024:
-                return JSONResponse(
-                    {"detail": f"the upload is over {limit:g} MB (service.max_upload_mb)"},
-                    status_code=413,
-                )
-        return await call_next(request)
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        """422 with what was wrong and where; echoed values made safe to send back."""
+        detail = [
+            {
+                "loc": printable(list(e.get("loc", ()))),
+                "msg": printable(e.get("msg", "")),
+                "type": e.get("type", ""),
+                "input": printable(e.get("input")),
+            }
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next):
@@ -219,26 +369,35 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
-        """The process is up."""
+        """The process is up (no key needed)."""
         return {"status": "ok"}
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
-        """Ready when the models are loaded and the store answers; 503 otherwise."""
+        """Ready when the models are loaded and the store answers; 503 otherwise. No key is
+        needed, so it tells nothing about the documents."""
         pipeline = service.pipeline
         if pipeline is None:
             return JSONResponse({"ready": False, "reason": "starting"}, status_code=503)
         try:
-            chunks = pipeline.store.count_documents()
+            pipeline.store.count_documents()
         except Exception as e:  # noqa: BLE001  (any store failure means not ready)
+            logger.warning("The store does not answer: {error}", error=repr(e))
             return JSONResponse(
-                {"ready": False, "reason": f"the store does not answer: {e}"}, status_code=503
+                {"ready": False, "reason": "the store does not answer"}, status_code=503
             )
-        return JSONResponse({"ready": True, "chunks": chunks})
+        return JSONResponse({"ready": True})
+
+    admin = service.caller("admin")
 
     @app.get("/metrics")
-    def prometheus() -> Response:
-        """Prometheus metrics: requests, stage latencies, model calls, gates, tokens, cost."""
+    def prometheus(
+        credentials: HTTPAuthorizationCredentials | None = Depends(HTTPBearer(auto_error=False)),
+    ) -> Response:
+        """Prometheus metrics: requests, stage latencies, model calls, gates, tokens, cost.
+        Needs an admin key once the service has keys."""
+        if service.is_closed():
+            admin(credentials)
         body, content_type = service.metrics.render()
         return Response(body, media_type=content_type)
 

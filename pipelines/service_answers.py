@@ -11,8 +11,8 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.errors import AllModelsFailedError, DocentError
 from pipelines.answer import passage
+from pipelines.inputs import Identifier, Question, Text
 from pipelines.keys import Caller
 from pipelines.openai_api import ChatRequest, ChunkWriter, completion
 from pipelines.qa import QAPipeline
@@ -24,8 +24,8 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, max_length=4000)
-    session_id: str | None = Field(
+    question: Question
+    session_id: Identifier | None = Field(
         default=None, description="A conversation from POST /v1/sessions: follow-ups read in it."
     )
     retrieval_only: bool = Field(
@@ -38,7 +38,7 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, max_length=4000)
+    question: Question
     top_k: int = Field(default=5, ge=1, le=50)
 
 
@@ -47,9 +47,9 @@ class FeedbackRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trace_id: str = Field(min_length=1, max_length=64)
+    trace_id: Identifier
     rating: Literal["up", "down"]
-    comment: str = Field(default="", max_length=2000)
+    comment: Text = Field(default="", max_length=2000)
 
 
 def add_answer_routes(app: FastAPI, service: Service) -> None:
@@ -62,7 +62,7 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
         if request.retrieval_only:
             return search(SearchRequest(question=request.question), who)
         session = checked_session(request.session_id, who)
-        answer = service.run(lambda p: converse(p, request.question, who, session))
+        answer = service.run("model", who, lambda p: converse(p, request.question, who, session))
         service.metrics.answer(answer.to_dict())
         return JSONResponse(answer.to_dict())
 
@@ -72,7 +72,7 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
         return {"session_id": service.sessions.create(who.tenant)}
 
     @app.get("/v1/sessions/{session_id}")
-    def get_session(session_id: str, who: Caller = Depends(service.caller("ask"))) -> dict:
+    def get_session(session_id: Identifier, who: Caller = Depends(service.caller("ask"))) -> dict:
         """A conversation's turns: question, how it was read, answer, decision, trace id."""
         session = service.sessions.get(session_id, who.tenant)
         if session is None:
@@ -86,7 +86,7 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
         return [t.to_dict() for t in desk.tickets(min(max(limit, 1), 500), who.tenant)]
 
     @app.get("/v1/handoffs/{ticket_id}")
-    def handoff(ticket_id: str, who: Caller = Depends(service.caller("ask"))) -> dict:
+    def handoff(ticket_id: Identifier, who: Caller = Depends(service.caller("ask"))) -> dict:
         """One handoff ticket, with the conversation it hands over."""
         ticket = service.pipeline.handoffs.ticket(ticket_id, who.tenant)
         if ticket is None:
@@ -100,8 +100,9 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
     def search(
         request: SearchRequest, who: Caller = Depends(service.caller("ask"))
     ) -> JSONResponse:
-        """The passages relevant to a question (retrieval and the relevance floor only)."""
-        documents = service.run(lambda p: p.search(request.question, tenant=who.tenant))
+        """The passages relevant to a question (retrieval and the relevance floor only), served
+        apart from answers, so that they never wait for the model."""
+        documents = service.run("search", who, lambda p: p.search(request.question, who.tenant))
         return JSONResponse(
             {
                 "question": request.question,
@@ -133,7 +134,9 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
         # Without a session, the conversation is the request's earlier user messages.
         earlier = request.earlier_questions() if session is None else None
         if not request.stream:
-            answer = service.run(lambda p: converse(p, question, who, session, earlier)).to_dict()
+            answer = service.run(
+                "model", who, lambda p: converse(p, question, who, session, earlier)
+            ).to_dict()
             service.metrics.answer(answer)
             return JSONResponse(completion(answer, request.model))
         events: queue.Queue = queue.Queue()
@@ -142,13 +145,16 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
             try:
                 answer = converse(pipeline, question, who, session, earlier, events.put)
                 events.put({"type": "final", "answer": answer.to_dict()})
-            except AllModelsFailedError as e:
-                events.put({"type": "error", "status": 503, "message": str(e)})
-            except DocentError as e:
-                events.put({"type": "error", "status": 400, "message": str(e)})
+            # Documented fallback: whatever fails ends the stream at once with what failed
+            # (`Service.failure` logs and counts what is not docent's own error).
+            except Exception as e:  # noqa: BLE001
+                status, message = service.failure(e, "stream")
+                events.put({"type": "error", "status": status, "message": message})
 
-        deadline = time.monotonic() + service.request_timeout
-        future = service.submit(work)
+        deadline = time.monotonic() + service.limits.request_timeout
+        future = service.submit("model", who, work)
+        # Whatever way the work ends (even one no handler above sees), the stream learns it.
+        future.add_done_callback(lambda _: events.put({"type": "ended"}))
         writer = ChunkWriter(f"chatcmpl-{uuid.uuid4().hex}", request.model)
 
         def stream():
@@ -160,7 +166,13 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
                     future.cancel()
                     service.metrics.rejected.labels("timeout").inc()
                     yield writer.error(
-                        f"no answer within {service.request_timeout:.0f} s", "timeout", 504
+                        f"no answer within {service.limits.request_timeout:.0f} s", "timeout", 504
+                    )
+                    break
+                if event["type"] == "ended":
+                    service.metrics.failures.labels("stream").inc()
+                    yield writer.error(
+                        "the answer was stopped before it ended", "docent_error", 500
                     )
                     break
                 if event["type"] == "final":

@@ -1,11 +1,13 @@
 """The document routes of `docent serve`: uploads, server-side ingestion, jobs, removal."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.documents import UploadError
+from pipelines.inputs import Identifier, Text
+from pipelines.jobs import IngestJob
 from pipelines.keys import Caller
 from pipelines.service import Service
 
@@ -15,7 +17,9 @@ class IngestRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    paths: list[str] = Field(min_length=1, max_length=100)
+    paths: list[Annotated[Text, Field(min_length=1, max_length=4096)]] = Field(
+        min_length=1, max_length=100
+    )
 
 
 def add_document_routes(app: FastAPI, service: Service) -> None:
@@ -27,32 +31,35 @@ def add_document_routes(app: FastAPI, service: Service) -> None:
     ) -> dict[str, Any]:
         """Upload files (multipart, field `files`) to ingest for the key's tenant; returns the
         ingest job to follow at /v1/jobs/{id}. A file of the same name replaces the earlier
-        one. Refused: too big (413), a type docent does not read or content that is not what
-        the name says (415)."""
+        one when the job runs. Refused: too big (413), a type docent does not read, content
+        that is not what the name says or a ZIP bomb (415), a full ingest queue (429; nothing
+        is kept)."""
         library = service.documents
-        limit = int(library.settings.service.max_upload_mb * 1024 * 1024)
-        saved = []
+        limit = service.limits.max_upload_bytes
+        checked = []
         for file in files:
             data = await file.read(limit + 1)
             try:
-                saved.append(library.save_upload(file.filename or "", data, who.tenant))
+                checked.append((library.check_upload(file.filename or "", data, limit), data))
             except UploadError as e:
                 raise HTTPException(e.status, str(e)) from e
-        return start_job(saved, who)
+        return start(library.stage(checked, who.tenant, who.queue), who)
 
     @app.post("/v1/ingest", status_code=202)
     def ingest_paths(
         request: IngestRequest, who: Caller = Depends(service.caller("ingest"))
     ) -> dict:
-        """Ingest server-side files or folders, only under `service.ingest_roots`."""
+        """Ingest server-side files or folders, only under `service.ingest_roots`; a file that
+        another tenant ingested stays that tenant's (it fails in the job)."""
+        library = service.documents
         try:
-            paths = [service.documents.check_path(p) for p in request.paths]
+            paths = [library.check_path(p) for p in request.paths]
         except UploadError as e:
-            raise HTTPException(e.status, str(e)) from e
-        return start_job(paths, who)
+            raise HTTPException(e.status, service.redact(str(e))) from e
+        return start(library.paths_job(paths, who.tenant, who.queue), who)
 
     @app.get("/v1/jobs/{job_id}")
-    def job(job_id: str, who: Caller = Depends(service.caller("ingest"))) -> dict[str, Any]:
+    def job(job_id: Identifier, who: Caller = Depends(service.caller("ingest"))) -> dict:
         """An ingest job: queued, running, done or failed, with its summary."""
         found = service.documents.job(job_id, who.tenant)
         if found is None:
@@ -65,10 +72,12 @@ def add_document_routes(app: FastAPI, service: Service) -> None:
         return service.documents.documents(who.tenant)
 
     @app.delete("/v1/documents/{document_id}")
-    def delete_document(document_id: str, who: Caller = Depends(service.caller("ingest"))) -> dict:
-        """Remove a document's chunks from the collection."""
+    def delete_document(
+        document_id: Identifier, who: Caller = Depends(service.caller("ingest"))
+    ) -> dict:
+        """Remove a document's chunks from the collection (in turn with ingest jobs)."""
         library = service.documents
-        removed = service.run(lambda p: library.remove(document_id, who.tenant))
+        removed = service.run("ingest", who, lambda _: library.remove(document_id, who.tenant))
         if removed is None:
             raise HTTPException(404, f"no document {document_id!r}")
         return removed
@@ -78,12 +87,13 @@ def add_document_routes(app: FastAPI, service: Service) -> None:
         """The collection as the key's tenant sees it: embedding model, documents, chunks."""
         return [service.documents.collection(who.tenant)]
 
-    def start_job(files: list[Any], who: Caller) -> dict[str, Any]:
+    def start(job: IngestJob, who: Caller) -> dict[str, Any]:
+        """Queue a recorded job on the ingest desk; when it may not wait (429), it is
+        forgotten with its staged files."""
         library = service.documents
-        job = library.new_job(files, who.tenant)
         try:
-            service.submit(lambda p: library.run(job))
+            service.submit("ingest", who, lambda _: library.run(job, service.redact))
         except HTTPException:
-            library.jobs.pop(job.id, None)
+            library.discard(job)
             raise
         return job.to_dict()

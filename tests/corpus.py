@@ -147,3 +147,28 @@ def write_bad_files(folder: Path) -> dict[str, Path]:
     with (folder / "locked.pdf").open("wb") as f:
         writer.write(f)
     return {p.name: p for p in sorted(folder.iterdir())}
+
+
+def write_zip_bomb(path: Path, megabytes: int) -> Path:
+    """A real DOCX whose `word/document.xml` expands to `megabytes` MB (a paragraph of the
+    same text over and over, which deflate packs about a thousand times over)."""
+    import zipfile
+
+    write_docx(path.with_suffix(".seed.docx"), [("Bomb", "A paragraph.")])
+    paragraph = b"<w:p><w:r><w:t>all work and no play makes a dull parser</w:t></w:r></w:p>"
+    block = paragraph * ((1 << 20) // len(paragraph))
+    with zipfile.ZipFile(path.with_suffix(".seed.docx")) as seed, zipfile.ZipFile(
+        path, "w", zipfile.ZIP_DEFLATED, compresslevel=9
+    ) as bomb:
+        for member in seed.infolist():
+            if member.filename != "word/document.xml":
+                bomb.writestr(member, seed.read(member))
+                continue
+            head, tail = seed.read(member).split(b"<w:body>")
+            with bomb.open("word/document.xml", "w", force_zip64=True) as xml:
+                xml.write(head + b"<w:body>")
+                for _ in range(megabytes):
+                    xml.write(block)
+                xml.write(tail)
+    path.with_suffix(".seed.docx").unlink()
+    return path

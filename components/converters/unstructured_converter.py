@@ -7,6 +7,7 @@ from typing import Any
 
 from haystack import Document, component, logging
 
+from components.converters.archive_limits import check_expansion
 from components.errors import UnreadableFileError
 
 logger = logging.getLogger(__name__)
@@ -105,16 +106,33 @@ class UnstructuredConverter:
     ```
     """
 
-    def __init__(self, *, pdf_strategy: str = "fast", languages: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        pdf_strategy: str = "fast",
+        languages: list[str] | None = None,
+        max_unzipped_mb: float = 500.0,
+        max_zip_ratio: float = 100.0,
+    ) -> None:
         """Create the converter.
 
         :param pdf_strategy: unstructured's PDF strategy; only "fast" works without OCR models.
         :param languages: ISO 639-3 codes of the documents' languages, e.g. ["eng"].
+        :param max_unzipped_mb: a ZIP-based file (DOCX, PPTX, XLSX, ODT, EPUB) that expands
+            to more is refused before parsing.
+        :param max_zip_ratio: so is one with a part over 1 MB that expands more times than this.
         """
         if pdf_strategy != "fast":
             raise ValueError(f"pdf_strategy must be 'fast' (got {pdf_strategy!r})")
+        if max_unzipped_mb <= 0 or max_zip_ratio <= 1:
+            raise ValueError(
+                "max_unzipped_mb must be positive and max_zip_ratio above 1 "
+                f"(got {max_unzipped_mb} and {max_zip_ratio})"
+            )
         self.pdf_strategy = pdf_strategy
         self.languages = list(languages or ["eng"])
+        self.max_unzipped_mb = max_unzipped_mb
+        self.max_zip_ratio = max_zip_ratio
 
     @component.output_types(documents=list[Document], failures=list[dict[str, str]])
     def run(self, sources: list[str | Path]) -> dict[str, Any]:
@@ -163,6 +181,13 @@ class UnstructuredConverter:
                 f"not a valid {kind} file: a {kind} file is a ZIP package and this one is not "
                 "(was it renamed from another format?)",
                 "damaged",
+            )
+        if suffix in _ZIP_BASED:
+            check_expansion(
+                path,
+                name=str(path),
+                max_unzipped_mb=self.max_unzipped_mb,
+                max_ratio=self.max_zip_ratio,
             )
         elements = self._partition(path, mime_type, kind)
         if suffix == ".pdf":

@@ -1,12 +1,12 @@
 """Build a completion prompt from the best chunks that fit the model's context window."""
 
 import re
-from pathlib import Path
 from typing import Any
 
 from haystack import Document, component
 
 from components.generation.native_output import native_output_silenced
+from components.sources import source_name
 
 INSTRUCTION = (
     "Answer the question with a short sentence, using only the numbered context passages, "
@@ -178,7 +178,7 @@ class ContextPacker:
             own = _shingles(document.content or "")
             if any(_overlap(own, other) > self.max_overlap for other in shingles):
                 continue
-            title = document.meta.get("section") or Path(document.meta.get("source", "")).name
+            title = document.meta.get("section") or source_name(document.meta)
             header = "" if short else f"[{len(packed) + 1}] {title}\n"
             fitted = self._fit(header, neutralise(_body(document)), budget)
             if fitted is None:

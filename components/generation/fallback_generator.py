@@ -173,9 +173,14 @@ class FallbackGenerator:
                 )
                 continue
             stream = on_event if json_schema is None else None
-            result = self._call_with_retries(
-                slot, prompt, json_schema, budget, calls, stream, needed
-            )
+            try:
+                result = self._call_with_retries(
+                    slot, prompt, json_schema, budget, calls, stream, needed
+                )
+            finally:
+                # Whatever ends the call (an outcome below, or an interruption that tells
+                # nothing about the model), a half-open breaker's probe is over.
+                slot.breaker.release()
             if result is not None:
                 slot.breaker.record_success()
                 reply, value = result
@@ -221,6 +226,12 @@ class FallbackGenerator:
                 call.outcome, call.detail, retry_after = e.kind, e.detail, e.retry_after
             except ValueError as e:
                 call.outcome, call.detail = "bad_output", str(e)
+            # Documented fallback: anything else a model call raises (a missing API-key
+            # variable, a reply of an unexpected shape, a failing stream callback) is this
+            # model's failure, so the chain goes on to the next model.
+            except Exception as e:  # noqa: BLE001
+                logger.exception("model {model} raised {error}", model=name, error=repr(e))
+                call.outcome, call.detail = "error", f"{type(e).__name__}: {e}"
             call.seconds = round(time.perf_counter() - started, 4)
             calls.append(call)
             if budget is not None:

@@ -25,6 +25,8 @@ class CircuitBreaker:
             breaker.record_success()
         except ModelCallError:
             breaker.record_failure()
+        finally:
+            breaker.release()   # a probe left without an outcome lets the next one through
     ```
     """
 
@@ -90,6 +92,12 @@ class CircuitBreaker:
             self._failures += 1
             if self._probing or self._failures >= self.failure_threshold:
                 self._opened_at = self.clock()
+            self._probing = False
+
+    def release(self) -> None:
+        """End a call whose outcome was not recorded (it was interrupted): a probe in flight
+        no longer blocks the next one. Harmless after `record_success` or `record_failure`."""
+        with self._lock:
             self._probing = False
 
     def _state(self) -> State:

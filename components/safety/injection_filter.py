@@ -6,6 +6,8 @@ from typing import Any
 
 from haystack import Document, component
 
+from components.sources import source_name
+
 # Sentences that address the model rather than the reader: attempts to override the prompt,
 # to change the assistant's role or rules, or to dictate its reply.
 _INSTRUCTION = re.compile(
@@ -70,7 +72,7 @@ class InjectionFilter:
             for index in range(0, len(parts), 2):
                 sentence, separator = parts[index], "".join(parts[index + 1 : index + 2])
                 if is_instruction(sentence):
-                    removed.append({"source": document.meta.get("source", ""), "text": sentence})
+                    removed.append({"source": source_name(document.meta), "text": sentence})
                 else:
                     clean.append(sentence + separator)
             content = "".join(clean).strip()

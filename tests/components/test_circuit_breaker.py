@@ -41,6 +41,16 @@ def test_a_failed_probe_opens_it_again_for_a_full_cooldown():
     assert not breaker.allow()
 
 
+def test_a_released_probe_lets_the_next_probe_through():
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=5, clock=clock)
+    breaker.record_failure()
+    clock.now += 5
+    assert breaker.allow() and not breaker.allow()
+    breaker.release()  # the probe ended without an outcome
+    assert breaker.state == "half_open" and breaker.allow()
+
+
 def test_a_success_resets_the_count():
     breaker = CircuitBreaker(failure_threshold=2)
     breaker.record_failure()

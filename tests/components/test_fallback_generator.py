@@ -144,3 +144,58 @@ def test_structured_replies_are_not_streamed():
     schema = {"type": "object"}
     assert fallback.run({"a": "p"}, json_schema=schema, on_event=events.append).value
     assert events == []
+
+
+class Raising(Scripted):
+    """Raises what it is given (an exception instance), or replies with a string."""
+
+    def run(self, prompt, json_schema=None):
+        self.calls += 1
+        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if isinstance(step, BaseException):
+            raise step
+        return {"replies": [step], "meta": [{}]}
+
+
+class Interrupted(BaseException):
+    """Stands for an interruption that tells nothing about the model (Ctrl-C, a cancel)."""
+
+
+def half_open_chain(*generators):
+    clock = [0.0]
+    fallback, _ = chain(*generators, retries=0, threshold=1)
+    for slot in fallback.slots.values():
+        slot.breaker = CircuitBreaker(
+            failure_threshold=1, cooldown_seconds=10, clock=lambda: clock[0]
+        )
+    return fallback, clock
+
+
+def test_an_unexpected_exception_is_the_models_failure_and_the_chain_falls_back():
+    odd = Raising("a", KeyError("choices"), "recovered")
+    fallback, clock = half_open_chain(odd, Scripted("b", "ok"))
+    result = fallback.run({"a": "p", "b": "p"})
+    assert result.model == "b" and result.reply == "ok"
+    assert result.calls[0].outcome == "error" and "KeyError" in result.calls[0].detail
+    breaker = fallback.slots["a"].breaker
+    assert breaker.state == "open"
+    # The probe after the cool-down raises again: it is recorded, and the next one goes on.
+    odd.script = [TypeError("a reply of an unexpected shape"), "recovered"]
+    clock[0] += 10
+    assert fallback.run({"a": "p", "b": "p"}).model == "b"
+    clock[0] += 10
+    assert fallback.run({"a": "p", "b": "p"}).model == "a", "the breaker never sticks open"
+    assert breaker.state == "closed"
+
+
+def test_an_interrupted_probe_frees_the_breaker_for_the_next_probe():
+    odd = Raising("a", ModelCallError("a", "server_error", "down"))
+    fallback, clock = half_open_chain(odd)
+    fallback.run({"a": "p"})
+    clock[0] += 10
+    odd.script = [Interrupted()]
+    with pytest.raises(Interrupted):
+        fallback.run({"a": "p"})
+    odd.script = ["back"]
+    result = fallback.run({"a": "p"})
+    assert result.reply == "back", [c.detail for c in result.calls]

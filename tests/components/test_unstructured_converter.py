@@ -64,9 +64,15 @@ def test_a_pdf_protected_only_by_an_owner_password_is_read(tmp_path, files):
 
 
 def test_round_trip():
-    restored, data = round_trip(UnstructuredConverter(languages=["eng", "deu"]))
-    assert data["init_parameters"] == {"pdf_strategy": "fast", "languages": ["eng", "deu"]}
-    assert restored.languages == ["eng", "deu"]
+    converter = UnstructuredConverter(languages=["eng", "deu"], max_zip_ratio=50)
+    restored, data = round_trip(converter)
+    assert data["init_parameters"] == {
+        "pdf_strategy": "fast",
+        "languages": ["eng", "deu"],
+        "max_unzipped_mb": 500.0,
+        "max_zip_ratio": 50,
+    }
+    assert restored.languages == ["eng", "deu"] and restored.max_zip_ratio == 50
 
 
 def test_only_the_fast_strategy_is_accepted():
@@ -121,3 +127,18 @@ def test_an_encrypted_office_file_says_so():
     result = UnstructuredConverter().run(sources=[EXAMPLE_DOCS / "password_protected.xlsx"])
     (failure,) = result["failures"]
     assert failure["kind"] == "encrypted" and "password-protected" in failure["reason"]
+
+
+def test_a_zip_bomb_is_refused_before_parsing(tmp_path, files):
+    from tests.corpus import write_zip_bomb
+
+    bomb = write_zip_bomb(tmp_path / "bomb.docx", megabytes=40)
+    assert bomb.stat().st_size < 1_000_000
+    converter = UnstructuredConverter(max_unzipped_mb=20)
+    result = converter.run(sources=[bomb, files["shipping.docx"]])
+    (failure,) = result["failures"]
+    assert failure["kind"] == "too_large" and "parsing.max_unzipped_mb" in failure["reason"]
+    assert {d.meta["source"] for d in result["documents"]} == {str(files["shipping.docx"])}
+    by_ratio = UnstructuredConverter().run(sources=[bomb])["failures"][0]
+    assert "parsing.max_zip_ratio" in by_ratio["reason"]
+    assert "word/document.xml" in by_ratio["reason"]

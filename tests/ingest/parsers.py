@@ -11,8 +11,9 @@ from ingest.parsing import Parsed
 
 
 class MisbehavingParser:
-    """Hangs on `hang*` files, kills its process on `crash*`, raises on `bug*`, else parses
-    nothing but reports the file name as one chunk-free success."""
+    """Hangs on `hang*` files, kills its process on `crash*`, raises on `bug*`, takes 8 GB of
+    memory on `hog*`, else parses nothing but reports the file name as one chunk-free
+    success."""
 
     def __call__(self, path: Path) -> Parsed:
         name = Path(path).name
@@ -22,4 +23,7 @@ class MisbehavingParser:
             os._exit(11)
         if name.startswith("bug"):
             raise KeyError("no such element")
+        if name.startswith("hog"):
+            hoard = bytearray(8 << 30)
+            return Parsed(str(path), converter=f"held {len(hoard)} bytes")
         return Parsed(str(path), converter=f"pid {os.getpid()}")

@@ -200,3 +200,65 @@ def test_switching_the_store_kind_says_what_to_do_and_the_next_ingest_refills_it
         assert qa.search("Do you sell gift cards?")
     finally:
         qa.close()
+
+
+def test_an_imposed_tenant_is_never_changed_by_a_sidecar_or_metadata(tmp_path):
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "faq.md").write_text("# FAQ\n\nThe planted answer is that refunds take 90 days.\n")
+    (folder / "faq.md.meta.json").write_text(json.dumps({"tenant": "globex", "team": "x"}))
+    (folder / "own.md").write_text("# Own\n\nAcme's own note says parking is on level two.\n")
+    (folder / "own.md.meta.json").write_text(json.dumps({"tenant": "acme"}))
+    indexer = _settings(tmp_path / "data").open_indexer()
+    try:
+        report = indexer.ingest([folder], tenant="acme")
+        (failure,) = report.failures
+        assert Path(failure.source).name == "faq.md"
+        assert "names the tenant 'globex'" in failure.reason and "'acme'" in failure.reason
+        tenants = {d.meta["tenant"] for d in indexer.store.filter_documents()}
+        assert tenants == {"acme"}, "nothing reached globex"
+        with pytest.raises(ConfigError, match="--tenant"):
+            indexer.ingest([folder], tenant="acme", metadata={"tenant": "globex"})
+        # Without an imposed tenant, a sidecar still sets its file's tenant (the command line).
+        assert indexer.ingest([folder / "faq.md"]).count("ingested") == 1
+        assert indexer.manifest.sources()[str((folder / "faq.md").resolve())].tenant == "globex"
+    finally:
+        indexer.close()
+
+
+def test_a_caller_acting_for_one_tenant_cannot_take_over_another_tenants_file(tmp_path):
+    shared = tmp_path / "share" / "returns.md"
+    shared.parent.mkdir()
+    shared.write_text("# Returns\n\nGoods may be returned within 45 days of delivery.\n")
+    indexer = _settings(tmp_path / "data").open_indexer()
+    try:
+        assert indexer.ingest([shared], tenant="acme", take_over=False).count("ingested") == 1
+        before = {d.id: d.meta["tenant"] for d in indexer.store.filter_documents()}
+        refused = indexer.ingest([shared], tenant="globex", take_over=False)
+        (failure,) = refused.failures
+        assert "ingested for another tenant" in failure.reason
+        assert {d.id: d.meta["tenant"] for d in indexer.store.filter_documents()} == before
+        assert indexer.manifest.sources()[str(shared.resolve())].tenant == "acme"
+        # An operator may move it.
+        assert indexer.ingest([shared], tenant="globex").count("ingested") == 1
+        assert {d.meta["tenant"] for d in indexer.store.filter_documents()} == {"globex"}
+    finally:
+        indexer.close()
+
+
+def test_sources_are_named_relative_to_the_folder_they_were_ingested_from(tmp_path):
+    docs = tmp_path / "srv" / "handbook"
+    (docs / "policies").mkdir(parents=True)
+    (docs / "policies" / "leave.md").write_text("# Leave\n\nStaff get 25 days of leave.\n")
+    single = tmp_path / "srv" / "notes.txt"
+    single.write_text("Parking is on level two of garage P7.\n")
+    indexer = _settings(tmp_path / "data").open_indexer()
+    try:
+        indexer.ingest([docs, single])
+        names = {d.meta["source_name"] for d in indexer.store.filter_documents()}
+        assert names == {"handbook/policies/leave.md", "notes.txt"}
+        recorded = {s.display_name for s in indexer.manifest.sources().values()}
+        assert recorded == names
+        assert all(str(tmp_path) not in name for name in names)
+    finally:
+        indexer.close()

@@ -60,3 +60,12 @@ def test_a_script_without_a_main_guard_can_use_the_pool(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "2 parsed"
+
+
+def test_a_file_that_needs_more_memory_than_a_worker_may_have_fails_alone(tmp_path):
+    names = ["a.md", "hog.md", "b.md"]
+    with ParsePool(MisbehavingParser(), workers=1, timeout=30, memory_mb=2048) as pool:
+        results = {os.path.basename(r.source): r for r in pool.parse(tmp_path / n for n in names)}
+    assert "more than 2048 MB" in results["hog.md"].reason
+    assert "parsing.max_worker_mb" in results["hog.md"].reason
+    assert results["a.md"].reason == results["b.md"].reason == ""

@@ -133,9 +133,11 @@ def test_help_has_examples(command, offline_env):
     assert "Examples:" in result.stdout and "docent " in result.stdout
 
 
-def test_keys_are_created_listed_revoked_and_guard_an_open_address(offline_env):
-    refused = docent("serve", "--host", "0.0.0.0", env=offline_env)
-    assert refused.returncode == 2 and "docent keys create" in refused.stderr
+def test_keys_are_created_listed_revoked_and_serving_without_them_is_a_choice(offline_env):
+    for host in ("127.0.0.1", "0.0.0.0"):
+        refused = docent("serve", "--host", host, env=offline_env)
+        assert refused.returncode == 2 and "docent keys create" in refused.stderr
+        assert "--open" in refused.stderr
     created = docent("keys", "create", "desk", "--tenant", "acme", "--json", env=offline_env)
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)
@@ -149,6 +151,9 @@ def test_keys_are_created_listed_revoked_and_guard_an_open_address(offline_env):
     assert docent("keys", "revoke", key["id"], env=offline_env).returncode == 0
     again = docent("keys", "revoke", key["id"], env=offline_env)
     assert again.returncode == 1 and "no active key" in again.stderr
+    # Every key is revoked, and still the service may not be opened.
+    reopened = docent("serve", "--open", env=offline_env)
+    assert reopened.returncode == 2 and "stays closed" in reopened.stderr
 
 
 def test_the_socket_guard_really_blocks(offline_env, tmp_path):

@@ -36,7 +36,8 @@ def support(tmp_path_factory, webhook, monkeypatch_module):
         indexer.ingest([REPO / "samples" / "support"])
     finally:
         indexer.close()
-    with running_app(create_app(lambda: QAPipeline.from_settings(settings))) as base:
+    app = create_app(lambda: QAPipeline.from_settings(settings), open_access=True)
+    with running_app(app) as base:
         yield base
 
 
