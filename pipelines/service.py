@@ -342,6 +342,7 @@ def create_app(
         summary="Answers with citations from your documents",
         lifespan=lifespan,
     )
+    app.state.service = service
     app.add_middleware(_BodyLimit, service=service)
 
     @app.exception_handler(RequestValidationError)

@@ -1,8 +1,10 @@
-"""API keys, scopes and tenants over real HTTP: no chunk of one tenant ever reaches another.
+"""API keys, scopes and tenants over real HTTP: no chunk of one tenant ever reaches another,
+no write of one tenant lands in another, no server path reaches a client, and bad input gets a
+4xx that says why.
 
 Two tenants hold look-alike documents (each its own vault code); every endpoint is asked for
 the other tenant's secret with adversarial requests (a tenant in the body, in headers, in the
-OpenAI `user` field, in the question), streamed and not.
+OpenAI `user` field, in the question, in an uploaded sidecar), streamed and not.
 """
 
 import json
@@ -228,3 +230,150 @@ def test_server_paths_are_limited_to_the_ingest_roots(tenants):
 
 def bearer(key):
     return {"Authorization": f"Bearer {key}"}
+
+
+class Borrowed:
+    """The session's pipeline, lent to an app: its store stays open for other tests."""
+
+    def __init__(self, qa):
+        self.qa = qa
+
+    def __getattr__(self, name):
+        return getattr(self.qa, name)
+
+    def close(self):
+        pass
+
+
+def test_revoking_every_key_never_opens_the_service(qa, tmp_path):
+    from pipelines.service import create_app
+
+    store = KeyStore(tmp_path / "keys.sqlite")
+    key_id, key = store.create("the only key", ["ask", "admin"], "acme")
+    assert store.revoke(key_id)
+    question = {"question": "Which warehouse do orders ship from?"}
+    # Even asked to serve open, a store that has held a key keeps the service closed.
+    app = create_app(lambda: Borrowed(qa), keys=store, open_access=True)
+    with running_app(app) as base:
+        for presented in (None, key, "dk_anything"):
+            for path in ("/v1/search", "/v1/ask"):
+                refused = post(base, path, presented, question)
+                assert refused.status_code == 401, (path, presented, refused.text)
+                assert "Rotterdam" not in refused.text
+        assert httpx.get(base + "/metrics").status_code == 401
+    # Without keys and without the explicit choice to serve open, nothing is answered.
+    never = create_app(lambda: Borrowed(qa), keys=KeyStore(tmp_path / "none.sqlite"))
+    with running_app(never) as base:
+        refused = post(base, "/v1/search", None, question)
+        assert refused.status_code == 401 and "--open" in refused.json()["detail"]
+
+
+def test_a_sidecar_cannot_plant_chunks_in_another_tenant(tenants):
+    base, keys, *_ = tenants
+    planted = b"# Refunds\n\nThe Globex refund window is 90 days, says the planted page.\n"
+    files = [
+        ("files", ("refunds.md", planted)),
+        ("files", ("refunds.md.meta.json", json.dumps({"tenant": "globex"}).encode())),
+    ]
+    job = httpx.post(
+        f"{base}/v1/documents", files=files, headers=bearer(keys["acme-ingest"]), timeout=60
+    )
+    assert job.status_code == 202, job.text
+    done = wait_for(base, keys["acme-ingest"], job.json())
+    assert done["status"] == "failed"
+    assert "names the tenant 'globex'" in done["error"] and "'acme'" in done["error"]
+    for tenant in ("globex", "acme"):
+        found = post(base, "/v1/search", keys[tenant], {"question": "What is the refund window?"})
+        assert found.status_code == 200 and "90 days" not in found.text, tenant
+
+
+def test_a_tenant_cannot_take_over_a_path_another_tenant_ingested(tenants):
+    base, keys, _, root = tenants
+    hours = root / "share" / "hours.md"
+    hours.write_text("# Hours\n\nThe Acme help desk is open from 7 to 19 on weekdays.\n")
+    first = post(base, "/v1/ingest", keys["acme-ingest"], {"paths": [str(hours)]})
+    assert wait_for(base, keys["acme-ingest"], first.json())["status"] == "done"
+    taken = post(base, "/v1/ingest", keys["globex-ingest"], {"paths": [str(hours)]})
+    refused = wait_for(base, keys["globex-ingest"], taken.json())
+    assert refused["status"] == "failed" and "another tenant" in refused["error"]
+    question = {"question": "When is the help desk open?"}
+    assert "7 to 19" in post(base, "/v1/search", keys["acme"], question).text
+    assert "7 to 19" not in post(base, "/v1/search", keys["globex"], question).text
+
+
+def test_no_server_path_reaches_a_client(tenants):
+    base, keys, settings, root = tenants
+    key = keys["acme-ingest"]
+    question = "What is the Acme vault code?"
+    chat = {"model": "docent", "messages": [{"role": "user", "content": question}]}
+    job = post(base, "/v1/ingest", key, {"paths": [str(root / "share" / "returns.md")]})
+    job_id = wait_for(base, key, job.json())["id"]
+    responses = {
+        "ask": post(base, "/v1/ask", key, {"question": question}),
+        "search": post(base, "/v1/search", key, {"question": question}),
+        "chat": post(base, "/v1/chat/completions", key, chat),
+        "stream": post(base, "/v1/chat/completions", key, {**chat, "stream": True}),
+        "job": httpx.get(f"{base}/v1/jobs/{job_id}", headers=bearer(key)),
+        "documents": httpx.get(f"{base}/v1/documents", headers=bearer(key)),
+        "collections": httpx.get(f"{base}/v1/collections", headers=bearer(key)),
+        "readyz": httpx.get(f"{base}/readyz"),
+    }
+    for name, response in responses.items():
+        assert response.status_code == 200, (name, response.text)
+        for folder in (str(root), str(settings.data_path.resolve()), "/tmp/"):
+            assert folder not in response.text, (name, folder, response.text)
+    citations = responses["ask"].json()["citations"]
+    # The name is relative to the folder the file was ingested from, the same everywhere.
+    assert [c["source"] for c in citations][:1] == ["acme/acme-vault.md"]
+    assert responses["search"].json()["passages"][0]["source"] == "acme/acme-vault.md"
+    assert responses["readyz"].json() == {"ready": True}, "no chunk count without a key"
+    listed = responses["documents"].json()
+    assert {d["name"] for d in listed} >= {"acme/acme-vault.md", "returns.md"}
+    assert len({d["id"] for d in listed}) == len(listed), "document ids are unique"
+    # The metrics need an admin key once the service has keys.
+    assert httpx.get(f"{base}/metrics").status_code == 401
+    assert httpx.get(f"{base}/metrics", headers=bearer(keys["acme"])).status_code == 403
+
+
+# Requests a careless or hostile client sends; each must get a 4xx, never a 500.
+BAD_BODIES = [
+    ("/v1/ask", b'{"question": NaN}'),
+    ("/v1/ask", b'{"question": "vault?", "session_id": Infinity}'),
+    ("/v1/search", b'{"question": "vault?", "top_k": NaN}'),
+    ("/v1/ask", b'{"question": "\\ud800 vault?"}'),
+    ("/v1/ask", b'{"question": "vault?", "session_id": "\\ud800"}'),
+    ("/v1/ask", b'{"\\ud800": 1, "question": "vault?"}'),
+    ("/v1/feedback", b'{"trace_id": "\\udc00", "rating": "up"}'),
+    ("/v1/feedback", b'{"trace_id": "abc", "rating": "up", "comment": "\\ud800"}'),
+    ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "\\ud800"}]}'),
+    (
+        "/v1/chat/completions",
+        b'{"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}',
+    ),
+    (
+        "/v1/chat/completions",
+        b'{"messages": [{"role": "user", "content": [{"type": "text", "text": null}]}]}',
+    ),
+    (
+        "/v1/chat/completions",
+        b'{"messages": [{"role": "user", "content": [{"type": "text", "text": ["a"]}]}]}',
+    ),
+    ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "hi"}], "stream": NaN}'),
+    ("/v1/ingest", b'{"paths": ["/srv/a\\u0000b.md"]}'),
+    ("/v1/ingest", json.dumps({"paths": ["/srv/" + "a" * 100_000]}).encode()),
+]
+
+
+def test_bad_input_gets_a_4xx_that_says_why_never_a_500(tenants):
+    base, keys, *_ = tenants
+    headers = {**bearer(keys["acme-ingest"]), "content-type": "application/json"}
+    for path, body in BAD_BODIES:
+        response = httpx.post(base + path, content=body, headers=headers, timeout=60)
+        assert 400 <= response.status_code < 500, (path, body[:80], response.text[:300])
+        assert response.json()["detail"], (path, body[:80])
+    for path in ("/v1/sessions/%ED%A0%80", "/v1/handoffs/%00", "/v1/jobs/" + "a" * 500):
+        response = httpx.get(base + path, headers=bearer(keys["acme-ingest"]))
+        assert 400 <= response.status_code < 500, (path, response.text[:300])
+    long_name = "n" * 240 + ".md"
+    named = upload(base, keys["acme-ingest"], long_name, b"# Note\n\nA short note.\n")
+    assert named.status_code == 400 and "characters" in named.json()["detail"]
