@@ -11,13 +11,20 @@ Ingests samples/handbook into a temporary data directory and measures, in one ru
    and must equal the full answers given, so no request was answered twice or dropped after
    running;
 3. streaming: time to first token of `/v1/chat/completions` with `stream: true` against the
-   time to the whole answer, one request at a time.
+   time to the whole answer, one request at a time;
+4. neighbours: one key's retrieval-only questions, one at a time, first on the idle server,
+   then while a second key floods `/v1/chat/completions` with `--clients` clients (each
+   sends again 0.1 s after a 429, ignoring `Retry-After`) and a third key uploads a ZIP bomb
+   (a real DOCX whose XML expands to 1 GB) and then, one after another, real documents
+   (the support samples under fresh names, so that each is ingested). The calm key's 429s
+   (target: none) and its p95 under load over its idle p95 (target: at most 2) are the
+   figures.
 
 Prints a table with throughput, p50/p95/p99 latency of the answered requests, the ratio of the
 service's throughput to the direct baseline's, and one JSON line.
 
 Usage:
-    .venv/bin/python bench/service.py [--clients 32] [--seconds 60]
+    .venv/bin/python bench/service.py [--clients 32] [--seconds 60] [--phases ...]
 """
 
 import argparse
@@ -37,6 +44,7 @@ from common import percentile
 
 import components  # noqa: F401  (offline defaults)
 from pipelines.config import Settings
+from pipelines.keys import KeyStore
 from pipelines.qa import QAPipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +74,7 @@ def direct(settings: Settings, seconds: float) -> dict[str, float]:
     return rates
 
 
-async def load(base: str, mode: str, clients: int, seconds: float) -> dict:
+async def load(base: str, key: str, mode: str, clients: int, seconds: float) -> dict:
     """`clients` concurrent clients sending /v1/ask for `seconds`."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
@@ -93,7 +101,8 @@ async def load(base: str, mode: str, clients: int, seconds: float) -> dict:
 
     started = time.perf_counter()
     limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(timeout=300, limits=limits) as http:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(timeout=300, limits=limits, headers=headers) as http:
         await asyncio.gather(*(client(i, http) for i in range(clients)))
     elapsed = time.perf_counter() - started
     return {
@@ -109,28 +118,150 @@ async def load(base: str, mode: str, clients: int, seconds: float) -> dict:
     }
 
 
-def streaming(base: str, rounds: int) -> dict[str, float]:
+def streaming(base: str, key: str, rounds: int) -> dict[str, float]:
     """Median time to the first streamed piece and to the whole answer, and without streaming."""
     first, whole, plain = [], [], []
+    headers = {"Authorization": f"Bearer {key}"}
     for index in range(rounds):
         question = QUESTIONS[index % len(QUESTIONS)]
         body = {"messages": [{"role": "user", "content": question}], "stream": True}
         started = time.perf_counter()
         seen = None
-        with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, timeout=300) as r:
+        url = f"{base}/v1/chat/completions"
+        with httpx.stream("POST", url, json=body, headers=headers, timeout=300) as r:
             for line in r.iter_lines():
                 if seen is None and '"content"' in line:
                     seen = time.perf_counter() - started
         whole.append(time.perf_counter() - started)
         first.append(seen if seen is not None else whole[-1])
         started = time.perf_counter()
-        httpx.post(f"{base}/v1/chat/completions", json={**body, "stream": False}, timeout=300)
+        httpx.post(url, json={**body, "stream": False}, headers=headers, timeout=300)
         plain.append(time.perf_counter() - started)
     return {
         "ttft_p50": statistics.median(first),
         "streamed_total_p50": statistics.median(whole),
         "unstreamed_total_p50": statistics.median(plain),
     }
+
+
+async def calm(http: httpx.AsyncClient, deadline: float) -> tuple[list[float], dict[str, int]]:
+    """One key's retrieval-only questions, one at a time, until `deadline`."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    sent = 0
+    while time.perf_counter() < deadline:
+        body = {"question": QUESTIONS[sent % len(QUESTIONS)], "retrieval_only": True}
+        sent += 1
+        started = time.perf_counter()
+        response = await http.post("/v1/ask", json=body)
+        statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+        if response.status_code == 200:
+            latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+    return latencies, statuses
+
+
+async def flood(http: httpx.AsyncClient, clients: int, deadline: float) -> dict[str, int]:
+    """`clients` clients sending chat completions, again 0.1 s after a 429."""
+    statuses: dict[str, int] = {}
+
+    async def client(number: int) -> None:
+        while time.perf_counter() < deadline:
+            body = {"messages": [{"role": "user", "content": QUESTIONS[number % 5]}]}
+            try:
+                response = await http.post("/v1/chat/completions", json=body)
+            except httpx.HTTPError:
+                statuses["lost"] = statuses.get("lost", 0) + 1
+                continue
+            statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+            if response.status_code == 429:
+                await asyncio.sleep(0.1)
+
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return statuses
+
+
+async def uploads(http: httpx.AsyncClient, bomb: bytes, deadline: float) -> dict[str, int]:
+    """The ZIP bomb, then real documents one job after another, until `deadline`."""
+    outcomes: dict[str, int] = {}
+    response = await http.post("/v1/documents", files={"files": ("report.docx", bomb)})
+    outcomes[f"bomb {response.status_code}"] = 1
+    pages = sorted((REPO / "samples" / "support").glob("*.md"))
+    round_ = 0
+    while time.perf_counter() < deadline:
+        page = pages[round_ % len(pages)]
+        name = f"{page.stem}-{round_}.md"
+        content = page.read_bytes() + f"\n\nRevision {round_}.\n".encode()
+        round_ += 1
+        response = await http.post("/v1/documents", files={"files": (name, content)})
+        if response.status_code != 202:
+            outcomes[str(response.status_code)] = outcomes.get(str(response.status_code), 0) + 1
+            await asyncio.sleep(1)
+            continue
+        job = response.json()["id"]
+        while time.perf_counter() < deadline:
+            state = (await http.get(f"/v1/jobs/{job}")).json()
+            if state["status"] in ("done", "failed"):
+                outcomes[state["status"]] = outcomes.get(state["status"], 0) + 1
+                break
+            await asyncio.sleep(0.2)
+    return outcomes
+
+
+def neighbours(base: str, keys: dict[str, str], clients: int, seconds: float) -> dict:
+    """The calm key's retrieval-only latency idle, then beside a flood and uploads."""
+    import tempfile as scratch
+
+    sys.path.insert(0, str(REPO))
+    from tests.corpus import write_zip_bomb
+
+    with scratch.TemporaryDirectory() as folder:
+        bomb = write_zip_bomb(Path(folder) / "bomb.docx", megabytes=1024).read_bytes()
+
+    def client(key: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=base,
+            timeout=300,
+            headers={"Authorization": f"Bearer {key}"},
+            limits=httpx.Limits(max_connections=clients + 1),
+        )
+
+    async def run() -> dict:
+        async with client(keys["calm"]) as quiet:
+            idle, idle_statuses = await calm(quiet, time.perf_counter() + seconds / 3)
+        deadline = time.perf_counter() + seconds
+        async with (
+            client(keys["calm"]) as quiet,
+            client(keys["flood"]) as loud,
+            client(keys["uploader"]) as uploader,
+        ):
+            busy, flood_statuses, upload_outcomes = await asyncio.gather(
+                calm(quiet, deadline),
+                flood(loud, clients, deadline),
+                uploads(uploader, bomb, deadline),
+            )
+        return {
+            "idle": {
+                "answered": len(idle),
+                "p50": percentile(idle, 0.5),
+                "p95": percentile(idle, 0.95),
+            },
+            "loaded": {
+                "answered": len(busy[0]),
+                "statuses": busy[1],
+                "p50": percentile(busy[0], 0.5),
+                "p95": percentile(busy[0], 0.95),
+                "p99": percentile(busy[0], 0.99),
+            },
+            "idle_statuses": idle_statuses,
+            "flood": flood_statuses,
+            "uploads": upload_outcomes,
+            "bomb_bytes": len(bomb),
+        }
+
+    result = asyncio.run(run())
+    result["p95_ratio"] = round(result["loaded"]["p95"] / result["idle"]["p95"], 2)
+    return result
 
 
 def audit_rows(settings: Settings) -> int:
@@ -147,7 +278,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0, help="per mode")
     parser.add_argument("--stream-rounds", type=int, default=10)
+    parser.add_argument(
+        "--phases",
+        default="load,streaming,neighbours",
+        help="which phases to run, comma-separated: load, streaming, neighbours",
+    )
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
     with tempfile.TemporaryDirectory() as data:
         settings = Settings(data_dir=Path(data))
         indexer = settings.open_indexer()
@@ -155,7 +292,17 @@ def main() -> None:
             indexer.ingest([REPO / "samples" / "handbook"])
         finally:
             indexer.close()
-        baseline = direct(settings, args.seconds / 3)
+        store = KeyStore(settings.keys_path)
+        keys = {
+            name: store.create(name, scopes)[1]
+            for name, scopes in (
+                ("bench", ["ask"]),
+                ("calm", ["ask"]),
+                ("flood", ["ask"]),
+                ("uploader", ["ingest"]),
+            )
+        }
+        baseline = direct(settings, args.seconds / 3) if "load" in phases else {}
         port = 18000 + os.getpid() % 1000
         env = {**os.environ, "DOCENT_DATA_DIR": data}
         server = subprocess.Popen(
@@ -174,17 +321,31 @@ def main() -> None:
                     pass
                 time.sleep(0.5)
             results = []
-            for mode in ("retrieval", "full"):
+            for mode in ("retrieval", "full") if "load" in phases else ():
                 before = audit_rows(settings)
-                result = asyncio.run(load(base, mode, args.clients, args.seconds))
+                result = asyncio.run(load(base, keys["bench"], mode, args.clients, args.seconds))
                 result["audit_rows"] = audit_rows(settings) - before
                 result["vs_direct"] = round(result["per_second"] / baseline[mode], 2)
                 results.append(result)
-            stream = streaming(base, args.stream_rounds)
+            stream = (
+                streaming(base, keys["bench"], args.stream_rounds)
+                if "streaming" in phases
+                else None
+            )
+            crowd = (
+                neighbours(base, keys, args.clients, args.seconds)
+                if "neighbours" in phases
+                else None
+            )
         finally:
             server.terminate()
             server.wait(timeout=60)
     print(f"{args.clients} clients, {args.seconds:.0f} s per mode, docent serve on loopback")
+    report(args, baseline, results, stream, crowd)
+
+
+def report(args, baseline: dict, results: list[dict], stream: dict | None, crowd: dict | None):
+    """Print the table, the checks and one JSON line."""
     print(
         f"{'mode':<10} {'answers/s':>9} {'direct/s':>8} {'ratio':>5} {'p50 s':>6} "
         f"{'p95 s':>6} {'p99 s':>6} {'429':>5} {'5xx':>4} {'lost':>4} {'audit':>6}"
@@ -196,21 +357,51 @@ def main() -> None:
             f"{r['statuses'].get('429', 0):>5} {r['server_errors']:>4} {r['lost']:>4} "
             f"{r['audit_rows']:>6}"
         )
+    if stream is not None:
+        print(
+            f"streaming: first token p50 {stream['ttft_p50']:.3f} s, whole answer p50 "
+            f"{stream['streamed_total_p50']:.3f} s (unstreamed "
+            f"{stream['unstreamed_total_p50']:.3f} s); first token at "
+            f"{stream['ttft_p50'] / stream['unstreamed_total_p50']:.0%} of the wait"
+        )
+    if results:
+        full = next(r for r in results if r["mode"] == "full")
+        print(
+            "checks: zero 5xx "
+            + ("ok" if all(r["server_errors"] == 0 for r in results) else "FAILED")
+            + ", zero lost "
+            + ("ok" if all(r["lost"] == 0 for r in results) else "FAILED")
+            + ", audit rows = full answers "
+            + ("ok" if full["audit_rows"] == full["answered"] else "FAILED")
+        )
+    if crowd is not None:
+        idle, loaded = crowd["idle"], crowd["loaded"]
+        print(
+            f"neighbours: calm key retrieval-only p50/p95 idle {idle['p50']:.3f}/"
+            f"{idle['p95']:.3f} s ({idle['answered']} answers), beside the flood and uploads "
+            f"{loaded['p50']:.3f}/{loaded['p95']:.3f} s ({loaded['answered']} answers, "
+            f"statuses {loaded['statuses']}): p95 ratio {crowd['p95_ratio']:.2f}"
+        )
+        print(
+            f"  flood ({args.clients} clients): {crowd['flood']}; uploads "
+            f"(bomb {crowd['bomb_bytes']:,} bytes, 1 GB expanded): {crowd['uploads']}"
+        )
+        print(
+            "checks: no 429 for the calm key "
+            + ("ok" if "429" not in loaded["statuses"] else "FAILED")
+            + ", p95 within 2x of idle "
+            + ("ok" if crowd["p95_ratio"] <= 2 else "FAILED")
+        )
     print(
-        f"streaming: first token p50 {stream['ttft_p50']:.3f} s, whole answer p50 "
-        f"{stream['streamed_total_p50']:.3f} s (unstreamed {stream['unstreamed_total_p50']:.3f} s);"
-        f" first token at {stream['ttft_p50'] / stream['unstreamed_total_p50']:.0%} of the wait"
+        json.dumps(
+            {
+                "baseline": baseline,
+                "load": results,
+                "streaming": stream,
+                "neighbours": crowd,
+            }
+        )
     )
-    full = next(r for r in results if r["mode"] == "full")
-    print(
-        "checks: zero 5xx "
-        + ("ok" if all(r["server_errors"] == 0 for r in results) else "FAILED")
-        + ", zero lost "
-        + ("ok" if all(r["lost"] == 0 for r in results) else "FAILED")
-        + ", audit rows = full answers "
-        + ("ok" if full["audit_rows"] == full["answered"] else "FAILED")
-    )
-    print(json.dumps({"baseline": baseline, "load": results, "streaming": stream}))
 
 
 if __name__ == "__main__":

@@ -245,10 +245,15 @@ class Indexer:
         stored = self._stored_sources()
         todo: dict[str, _Job] = {}
         for path in sources.files:
+            previous = stored.get(str(path))
+            name = sources.names[path]
+            if path in sources.given and previous is not None and previous.name:
+                # A file named directly keeps the name its folder gave it.
+                name = previous.name
             job = self._job(
                 path,
-                sources.names[path],
-                stored.get(str(path)),
+                name,
+                previous,
                 _Owner(tenant, take_over),
                 metadata or {},
             )
@@ -296,9 +301,7 @@ class Indexer:
             fingerprint = _file_fingerprint(self.fingerprint, tenant, {}, source)
             previous = stored.get(source)
             if previous and previous.matches(content_hash, fingerprint):
-                done(
-                    FileResult(source, "unchanged", chunks=len(previous.chunk_ids), name=source)
-                )
+                done(FileResult(source, "unchanged", chunks=len(previous.chunk_ids), name=source))
                 continue
             todo[source] = _Job(Path(source), source, content_hash, fingerprint, tenant, {})
             texts[source] = (title, text)
@@ -408,9 +411,7 @@ class Indexer:
                 str(path), "failed", reason=f"cannot be read: {e.strerror}", name=name
             )
         except (UnreadableFileError, ConfigError) as e:
-            return FileResult(
-                str(path), "failed", reason=getattr(e, "reason", str(e)), name=name
-            )
+            return FileResult(str(path), "failed", reason=getattr(e, "reason", str(e)), name=name)
         limit = self.parsing.max_file_mb
         if size > limit * 1_000_000:
             return FileResult(

@@ -13,13 +13,14 @@ class Sources:
 
     `names` holds each file's name for people: its path relative to the parent of the folder
     it was found in (`handbook/policies/leave.md` for `docent ingest ~/docs/handbook`), or its
-    own name when it was given directly. It is what answers cite, so that no path of the
-    machine that ingested it reaches a reader.
+    own name when it was given directly (`given`). It is what answers cite, so that no path of
+    the machine that ingested it reaches a reader.
     """
 
     files: list[Path]
     missing: list[Path]
     names: dict[Path, str]
+    given: set[Path]
 
 
 def find_sources(paths: list[str | Path]) -> Sources:
@@ -30,11 +31,14 @@ def find_sources(paths: list[str | Path]) -> Sources:
     taken.
     """
     names: dict[Path, str] = {}
+    direct: set[Path] = set()
     missing: list[Path] = []
     for given in paths:
         path = Path(given).expanduser()
         if path.is_file():
-            names.setdefault(path.resolve(), path.name)
+            if path.resolve() not in names:
+                names[path.resolve()] = path.name
+                direct.add(path.resolve())
         elif path.is_dir():
             folder = path.resolve().name
             for found in sorted(path.rglob("*")):
@@ -44,7 +48,7 @@ def find_sources(paths: list[str | Path]) -> Sources:
                     names.setdefault(found.resolve(), "/".join((folder, *relative.parts)))
         else:
             missing.append(path)
-    return Sources(files=list(names), missing=missing, names=names)
+    return Sources(files=list(names), missing=missing, names=names, given=direct)
 
 
 def _is_sidecar(path: Path) -> bool:

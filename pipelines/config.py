@@ -261,6 +261,11 @@ class ServiceSettings(BaseModel):
         """The places of a queue of `places` that one API key may hold."""
         return self.max_waiting_per_key or max(1, -(-places // 2))
 
+    @property
+    def max_upload_bytes(self) -> int:
+        """`max_upload_mb` in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
 
 class TracingSettings(BaseModel):
     """OpenTelemetry spans of each request and its stages (classify, retrieve, generate,

@@ -149,9 +149,7 @@ class DocumentLibrary:
 
     def paths_job(self, paths: list[Path], tenant: str | None, caller: str) -> IngestJob:
         """Record a queued job over checked server-side paths."""
-        job = IngestJob(
-            uuid.uuid4().hex, tenant, caller, [JobFile(p.name, str(p)) for p in paths]
-        )
+        job = IngestJob(uuid.uuid4().hex, tenant, caller, [JobFile(p.name, str(p)) for p in paths])
         self.jobs.add(job)
         return job
 

@@ -23,12 +23,12 @@ that says why; a failure inside docent a 500 that names it, never a server path.
 
 import asyncio
 import functools
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from typing import Any
 from haystack import logging
 
 from components.errors import AllModelsFailedError, DocentError
+from pipelines.config import ServiceSettings
 from pipelines.desk import Busy, FairDesk
 from pipelines.documents import DocumentLibrary
 from pipelines.inputs import printable
@@ -49,20 +50,6 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
 # Retrieval-only searches run this many at once, beside the model's one answer.
 SEARCH_WORKERS = 2
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The service's request limits, as started: the configuration's `service` section with
-    the command line's overrides."""
-
-    max_waiting: int
-    per_key: int
-    max_ingest_jobs: int
-    ingest_per_key: int
-    request_timeout: float
-    max_body_bytes: int
-    max_upload_bytes: int
 
 
 class Service:
@@ -81,7 +68,8 @@ class Service:
         self.open_access = open_access
         self.overrides = {"max_waiting": max_waiting, "request_timeout": request_timeout}
         self.metrics = ServiceMetrics()
-        self.limits: Limits | None = None
+        # The configuration's `service` section with the overrides, once started.
+        self.config: ServiceSettings | None = None
         self.desks: dict[str, FairDesk] = {}
         self.pipeline: QAPipeline | None = None
         self.sessions: SessionStore | None = None
@@ -95,45 +83,23 @@ class Service:
         service = settings.service.model_copy(
             update={k: v for k, v in self.overrides.items() if v is not None}
         )
-        self.limits = Limits(
-            max_waiting=service.max_waiting,
-            per_key=service.per_key(service.max_waiting),
-            max_ingest_jobs=service.max_ingest_jobs,
-            ingest_per_key=service.per_key(service.max_ingest_jobs),
-            request_timeout=service.request_timeout,
-            max_body_bytes=service.max_body_kb * 1024,
-            max_upload_bytes=int(service.max_upload_mb * 1024 * 1024),
-        )
-        gauge = self.metrics.waiting_changed
-        limits = self.limits
+
+        def desk(name: str, workers: int, places: int) -> FairDesk:
+            return FairDesk(
+                name,
+                workers=workers,
+                max_waiting=places,
+                per_caller=service.per_key(places),
+                on_change=self.metrics.waiting_changed,
+            )
+
         self.desks = {
-            "model": FairDesk(
-                "model",
-                workers=1,
-                max_waiting=limits.max_waiting,
-                per_caller=limits.per_key,
-                on_change=gauge,
-            ),
-            "search": FairDesk(
-                "search",
-                workers=SEARCH_WORKERS,
-                max_waiting=limits.max_waiting,
-                per_caller=limits.per_key,
-                on_change=gauge,
-            ),
-            "ingest": FairDesk(
-                "ingest",
-                workers=1,
-                max_waiting=limits.max_ingest_jobs,
-                per_caller=limits.ingest_per_key,
-                on_change=gauge,
-            ),
+            "model": desk("model", 1, service.max_waiting),
+            "search": desk("search", SEARCH_WORKERS, service.max_waiting),
+            "ingest": desk("ingest", 1, service.max_ingest_jobs),
         }
-        # The server's own folders, as messages may name them, and what a client sees instead.
-        self._folders = [(str(settings.data_path.resolve()), "<data_dir>")] + [
-            (str(Path(root).expanduser().resolve()), f"<ingest root {Path(root).name}>")
-            for root in service.ingest_roots
-        ]
+        self.config = service
+        self._folders = _server_folders(settings.data_path, service.ingest_roots)
         self.sessions = SessionStore(settings.sessions_path)
         self.documents = DocumentLibrary(settings, pipeline.store, service.ingest_roots)
         self.pipeline = pipeline
@@ -225,12 +191,12 @@ class Service:
 
         future = self.submit(desk, who, work)
         try:
-            return future.result(timeout=self.limits.request_timeout)
+            return future.result(timeout=self.config.request_timeout)
         except FutureTimeout:
             future.cancel()
             self.metrics.rejected.labels("timeout").inc()
             raise HTTPException(
-                504, f"no answer within {self.limits.request_timeout:.0f} s"
+                504, f"no answer within {self.config.request_timeout:.0f} s"
             ) from None
         except Exception as e:  # noqa: BLE001  (every failure becomes a response; see failure)
             status, message = self.failure(e, desk)
@@ -249,10 +215,34 @@ class Service:
         return 500, f"docent failed ({type(error).__name__}); the server's log has the details"
 
     def redact(self, message: str) -> str:
-        """`message` without the server's folders (data directory, ingest roots)."""
+        """`message` without the server's folders (data directory, ingest roots, the Python
+        environment with the shipped models)."""
         for folder, shown in self._folders:
             message = message.replace(folder, shown)
         return message
+
+    def redact_all(self, value: Any) -> Any:
+        """`redact` applied to every text in a JSON-ready value (an answer's trace)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {k: self.redact_all(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.redact_all(v) for v in value]
+        return value
+
+
+def _server_folders(data_path: Path, ingest_roots: list[Path]) -> list[tuple[str, str]]:
+    """The server's folders that messages may name, longest first, and what a client is shown
+    instead of each."""
+    folders = {str(Path(sys.prefix).resolve()): "<python environment>"}
+    for root in ingest_roots:
+        folders[str(Path(root).expanduser().resolve())] = f"<ingest root {Path(root).name}>"
+    folders[str(data_path.resolve())] = "<data_dir>"
+    return sorted(
+        ((folder, shown) for folder, shown in folders.items() if len(Path(folder).parts) > 2),
+        key=lambda pair: -len(pair[0]),
+    )
 
 
 class _BodyLimit:
@@ -265,8 +255,8 @@ class _BodyLimit:
         self.service = service
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        limits = self.service.limits
-        if scope["type"] != "http" or limits is None:
+        config = self.service.config
+        if scope["type"] != "http" or config is None:
             await self.app(scope, receive, send)
             return
         from fastapi import HTTPException
@@ -274,14 +264,11 @@ class _BodyLimit:
 
         if scope["path"] == "/v1/documents" and scope["method"] == "POST":
             # Multipart framing adds a little: a body beyond the file limit plus 1 MB is refused.
-            limit = limits.max_upload_bytes + (1 << 20)
-            detail = (
-                f"the upload is over {limits.max_upload_bytes / 1048576:g} MB "
-                "(service.max_upload_mb)"
-            )
+            limit = config.max_upload_bytes + (1 << 20)
+            detail = f"the upload is over {config.max_upload_mb:g} MB (service.max_upload_mb)"
         else:
-            limit = limits.max_body_bytes
-            detail = f"the request body is over {limit // 1024} KB (service.max_body_kb)"
+            limit = config.max_body_kb * 1024
+            detail = f"the request body is over {config.max_body_kb} KB (service.max_body_kb)"
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)

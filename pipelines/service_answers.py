@@ -63,8 +63,8 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
             return search(SearchRequest(question=request.question), who)
         session = checked_session(request.session_id, who)
         answer = service.run("model", who, lambda p: converse(p, request.question, who, session))
-        service.metrics.answer(answer.to_dict())
-        return JSONResponse(answer.to_dict())
+        service.metrics.answer(answer)
+        return JSONResponse(answer)
 
     @app.post("/v1/sessions", status_code=201)
     def new_session(who: Caller = Depends(service.caller("ask"))) -> dict[str, str]:
@@ -136,7 +136,7 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
         if not request.stream:
             answer = service.run(
                 "model", who, lambda p: converse(p, question, who, session, earlier)
-            ).to_dict()
+            )
             service.metrics.answer(answer)
             return JSONResponse(completion(answer, request.model))
         events: queue.Queue = queue.Queue()
@@ -144,14 +144,14 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
         def work(pipeline: QAPipeline) -> None:
             try:
                 answer = converse(pipeline, question, who, session, earlier, events.put)
-                events.put({"type": "final", "answer": answer.to_dict()})
+                events.put({"type": "final", "answer": answer})
             # Documented fallback: whatever fails ends the stream at once with what failed
             # (`Service.failure` logs and counts what is not docent's own error).
             except Exception as e:  # noqa: BLE001
                 status, message = service.failure(e, "stream")
                 events.put({"type": "error", "status": status, "message": message})
 
-        deadline = time.monotonic() + service.limits.request_timeout
+        deadline = time.monotonic() + service.config.request_timeout
         future = service.submit("model", who, work)
         # Whatever way the work ends (even one no handler above sees), the stream learns it.
         future.add_done_callback(lambda _: events.put({"type": "ended"}))
@@ -166,7 +166,7 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
                     future.cancel()
                     service.metrics.rejected.labels("timeout").inc()
                     yield writer.error(
-                        f"no answer within {service.limits.request_timeout:.0f} s", "timeout", 504
+                        f"no answer within {service.config.request_timeout:.0f} s", "timeout", 504
                     )
                     break
                 if event["type"] == "ended":
@@ -200,8 +200,9 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
         session: str | None,
         history: list[str] | None = None,
         on_event: Callable[[dict], None] | None = None,
-    ) -> Any:
-        """Answer in the session's context (or `history`'s), and add the turn to it."""
+    ) -> dict[str, Any]:
+        """Answer in the session's context (or `history`'s), and add the turn to it; the
+        answer's trace as a client is shown it (no server folder in it)."""
         sessions = service.sessions
         if session is not None:
             history = sessions.history(session)
@@ -210,4 +211,4 @@ def add_answer_routes(app: FastAPI, service: Service) -> None:
         )
         if session is not None:
             sessions.append(session, answer)
-        return answer
+        return service.redact_all(answer.to_dict())

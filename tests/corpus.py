@@ -157,9 +157,10 @@ def write_zip_bomb(path: Path, megabytes: int) -> Path:
     write_docx(path.with_suffix(".seed.docx"), [("Bomb", "A paragraph.")])
     paragraph = b"<w:p><w:r><w:t>all work and no play makes a dull parser</w:t></w:r></w:p>"
     block = paragraph * ((1 << 20) // len(paragraph))
-    with zipfile.ZipFile(path.with_suffix(".seed.docx")) as seed, zipfile.ZipFile(
-        path, "w", zipfile.ZIP_DEFLATED, compresslevel=9
-    ) as bomb:
+    with (
+        zipfile.ZipFile(path.with_suffix(".seed.docx")) as seed,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb,
+    ):
         for member in seed.infolist():
             if member.filename != "word/document.xml":
                 bomb.writestr(member, seed.read(member))

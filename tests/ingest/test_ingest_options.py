@@ -260,5 +260,9 @@ def test_sources_are_named_relative_to_the_folder_they_were_ingested_from(tmp_pa
         recorded = {s.display_name for s in indexer.manifest.sources().values()}
         assert recorded == names
         assert all(str(tmp_path) not in name for name in names)
+        # Named directly later, a file keeps the name its folder gave it (and its chunks).
+        again = indexer.ingest([docs / "policies" / "leave.md"])
+        assert again.count("unchanged") == 1
+        assert again.files[0].name == "handbook/policies/leave.md"
     finally:
         indexer.close()
