@@ -250,13 +250,7 @@ class Indexer:
             if path in sources.given and previous is not None and previous.name:
                 # A file named directly keeps the name its folder gave it.
                 name = previous.name
-            job = self._job(
-                path,
-                name,
-                previous,
-                _Owner(tenant, take_over),
-                metadata or {},
-            )
+            job = self._job(path, name, previous, tenant, take_over, metadata or {})
             if isinstance(job, FileResult):
                 done(job)
             else:
@@ -396,10 +390,12 @@ class Indexer:
         path: Path,
         name: str,
         stored: SourceState | None,
-        owner: "_Owner",
+        tenant: str | None,
+        take_over: bool,
         metadata: dict,
     ) -> "FileResult | _Job":
-        """Decide what to do with one file: skip it, refuse it, or parse it."""
+        """Decide what to do with one file: skip it, refuse it, or parse it (see `ingest` for
+        `tenant` and `take_over`)."""
         try:
             size = path.stat().st_size
             file_hash = _file_hash(path)
@@ -421,7 +417,6 @@ class Indexer:
                 reason=f"the file is {size / 1e6:.0f} MB, above the limit of {limit:g} MB "
                 "(parsing.max_file_mb); split it, or raise the limit",
             )
-        tenant = owner.tenant
         if tenant is None:
             tenant = extra.pop("tenant", None)
         elif extra.pop("tenant", tenant) != tenant:
@@ -433,7 +428,7 @@ class Indexer:
                 f"{sidecar['tenant']!r}, but this ingest is for the tenant {tenant!r}; a file "
                 "cannot move itself to another tenant: remove the tenant from the metadata file",
             )
-        if stored is not None and stored.tenant != tenant and not owner.take_over:
+        if stored is not None and stored.tenant != tenant and not take_over:
             return FileResult(
                 str(path),
                 "failed",
@@ -614,15 +609,6 @@ class Indexer:
             elif ids - state.chunk_ids:
                 self._delete(ids - state.chunk_ids)
         return self.manifest.sources()
-
-
-@dataclass(frozen=True)
-class _Owner:
-    """Whom an ingest acts for: the tenant its files are tagged with (None: as their sidecars
-    say), and whether a file recorded for another tenant may move to it."""
-
-    tenant: str | None
-    take_over: bool
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ at most one call, not twenty. At most `max_waiting` calls wait in all and `per_c
 them for one caller; one more is refused (`Busy`), and the HTTP layer answers 429.
 """
 
+import os
+import sys
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -46,6 +48,7 @@ class FairDesk:
         workers: int,
         max_waiting: int,
         per_caller: int,
+        nice: int = 0,
         on_change: Callable[[str, int], None] | None = None,
     ) -> None:
         """A desk with idle workers and no waiting calls.
@@ -54,6 +57,8 @@ class FairDesk:
         :param workers: calls run at once.
         :param max_waiting: calls that may wait beyond those running.
         :param per_caller: calls of one caller that may wait.
+        :param nice: the workers' scheduling priority, as `nice` counts it (higher yields
+            the CPU to the rest); threads and processes they start inherit it (Linux only).
         :param on_change: called with the desk's name and the number of calls it holds
             (running and waiting) whenever that changes, for a metrics gauge.
         """
@@ -68,6 +73,7 @@ class FairDesk:
         self.workers = workers
         self.max_waiting = max_waiting
         self.per_caller = per_caller
+        self.nice = nice
         self.on_change = on_change
         self._waiting: OrderedDict[str, deque[tuple[Future, Callable[[], Any]]]] = OrderedDict()
         self._running = 0
@@ -90,26 +96,37 @@ class FairDesk:
         """
         future: Future = Future()
         with self._cond:
-            if self._closed:
-                raise Busy("closed", f"the {self.name} desk is shutting down")
-            waiting = sum(len(q) for q in self._waiting.values())
-            full = bounded and self._running >= self.workers
-            if full and waiting >= self.max_waiting:
-                raise Busy(
-                    "queue_full",
-                    f"{waiting} requests are already waiting for the {self.name}; retry later",
-                )
-            mine = len(self._waiting.get(caller, ()))
-            if full and mine >= self.per_caller:
-                raise Busy(
-                    "caller_share",
-                    f"this API key already has {mine} requests waiting for the {self.name} "
-                    f"(service.max_waiting_per_key is {self.per_caller}); retry later",
-                )
+            refusal = self._refusal(caller) if bounded else None
+            if refusal is not None or self._closed:
+                raise refusal or Busy("closed", f"the {self.name} desk is shutting down")
             self._waiting.setdefault(caller, deque()).append((future, work))
             self._changed()
             self._cond.notify()
         return future
+
+    def refusal(self, caller: str) -> Busy | None:
+        """Why a call of `caller` would be refused now, or None: a look that changes nothing,
+        so that a request can be refused before its body is read."""
+        with self._cond:
+            return self._refusal(caller)
+
+    def _refusal(self, caller: str) -> Busy | None:
+        if self._running < self.workers:
+            return None
+        waiting = sum(len(q) for q in self._waiting.values())
+        if waiting >= self.max_waiting:
+            return Busy(
+                "queue_full",
+                f"{waiting} requests are already waiting for the {self.name}; retry later",
+            )
+        mine = len(self._waiting.get(caller, ()))
+        if mine >= self.per_caller:
+            return Busy(
+                "caller_share",
+                f"this API key already has {mine} requests waiting for the {self.name} "
+                f"(service.max_waiting_per_key is {self.per_caller}); retry later",
+            )
+        return None
 
     def holding(self) -> int:
         """Calls running and waiting."""
@@ -145,6 +162,9 @@ class FairDesk:
             return item
 
     def _serve(self) -> None:
+        if self.nice and sys.platform == "linux":
+            # On Linux a thread has a priority of its own, given to what it starts.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         while (item := self._next()) is not None:
             future, work = item
             try:

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ from components.errors import ConfigError
 from components.sqlite_schema import connect
 
 SCOPES = ("ask", "ingest", "admin")
+# Look-ups remembered at most (unknown keys included), before the memory starts afresh.
+_REMEMBERED = 4096
 PREFIX = "dk_"
 _MIGRATIONS = [
     """CREATE TABLE keys (
@@ -53,6 +56,10 @@ class KeyStore:
     nothing to guess. A key with a tenant only ever searches that tenant's chunks; a key
     without one searches every chunk (a single-team deployment).
 
+    Look-ups are remembered until the file changes (any create or revoke, from any process,
+    changes it), so a flood of requests costs a `stat` each, and a revoked key is refused at
+    once.
+
     Usage:
     ```python
     store = KeyStore(data_dir / "keys.sqlite")
@@ -64,6 +71,9 @@ class KeyStore:
     def __init__(self, path: Path) -> None:
         """Use the SQLite file at `path` (created with the first key)."""
         self.path = Path(path)
+        self._seen: dict[str, Caller | None] = {}
+        self._version: tuple[int, int, int] | None = None
+        self._lock = threading.Lock()
 
     def create(self, name: str, scopes: list[str], tenant: str | None = None) -> tuple[str, str]:
         """A new key: its id (for listing and revoking) and the key itself, shown only now.
@@ -89,16 +99,27 @@ class KeyStore:
 
     def check(self, key: str) -> Caller | None:
         """The caller a presented key belongs to, or None when it is unknown or revoked."""
-        if not self.path.exists():
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
             return None
+        digest = _hash(key)
+        version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        with self._lock:
+            if version != self._version or len(self._seen) >= _REMEMBERED:
+                self._seen, self._version = {}, version
+            if digest in self._seen:
+                return self._seen[digest]
         with connect(self.path, _MIGRATIONS) as db:
             row = db.execute(
                 "SELECT id, tenant, scopes FROM keys WHERE hash = ? AND revoked IS NULL",
-                (_hash(key),),
+                (digest,),
             ).fetchone()
-        if row is None:
-            return None
-        return Caller(row[0], row[1], frozenset(row[2].split(",")))
+        caller = None if row is None else Caller(row[0], row[1], frozenset(row[2].split(",")))
+        with self._lock:
+            if version == self._version:
+                self._seen[digest] = caller
+        return caller
 
     def ever_held(self) -> bool:
         """Whether the store has ever held a key, revoked or not: once it has, the service

@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
 # Retrieval-only searches run this many at once, beside the model's one answer.
 SEARCH_WORKERS = 2
+# How far answers and ingest jobs step back from searches when they share the CPU (as
+# `nice` counts: each step gives about 1.25 times less CPU).
+MODEL_NICE = 10
+INGEST_NICE = 19
 
 
 class Service:
@@ -84,19 +88,22 @@ class Service:
             update={k: v for k, v in self.overrides.items() if v is not None}
         )
 
-        def desk(name: str, workers: int, places: int) -> FairDesk:
+        def desk(name: str, workers: int, places: int, nice: int = 0) -> FairDesk:
             return FairDesk(
                 name,
                 workers=workers,
                 max_waiting=places,
                 per_caller=service.per_key(places),
+                nice=nice,
                 on_change=self.metrics.waiting_changed,
             )
 
+        # When both want the CPU, generation yields to searches, and ingestion (with its
+        # embedding threads and parser processes) to both.
         self.desks = {
-            "model": desk("model", 1, service.max_waiting),
+            "model": desk("model", 1, service.max_waiting, nice=MODEL_NICE),
             "search": desk("search", SEARCH_WORKERS, service.max_waiting),
-            "ingest": desk("ingest", 1, service.max_ingest_jobs),
+            "ingest": desk("ingest", 1, service.max_ingest_jobs, nice=INGEST_NICE),
         }
         self.config = service
         self._folders = _server_folders(settings.data_path, service.ingest_roots)
@@ -140,12 +147,7 @@ class Service:
         bearer = HTTPBearer(auto_error=False)
 
         def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
-            keys = self.keys
-            found = (
-                keys.check(credentials.credentials)
-                if keys is not None and credentials is not None
-                else None
-            )
+            found = self.identify(credentials.credentials if credentials is not None else None)
             if found is not None:
                 if not found.allows(scope):
                     raise HTTPException(403, f"the API key lacks the scope {scope!r}")
@@ -158,9 +160,6 @@ class Service:
                         headers={"WWW-Authenticate": "Bearer"},
                     )
                 raise HTTPException(401, "the API key is unknown or revoked")
-            # Clients such as openai's always send some bearer: without keys, it is ignored.
-            if self.open_access:
-                return OPEN
             raise HTTPException(
                 401,
                 "this service has no API keys and was not started open: create one with "
@@ -169,6 +168,14 @@ class Service:
             )
 
         return check
+
+    def identify(self, token: str | None) -> Caller | None:
+        """Who presents the bearer `token`: its key's caller; on an open service anyone (clients
+        such as openai's always send some bearer, ignored there); else None."""
+        found = self.keys.check(token) if self.keys is not None and token else None
+        if found is None and self.open_access and not self.is_closed():
+            return OPEN
+        return found
 
     def submit(self, desk: str, who: Caller, work: Callable[[QAPipeline], Any]) -> Future:
         """Queue `work` on a desk for the caller; 429 when it may not wait, 503 while starting."""
@@ -287,6 +294,74 @@ class _BodyLimit:
         await self.app(scope, counted, send)
 
 
+# The endpoints whose desk is known from the path alone, and the scope they need.
+_DESK_OF_PATH = {
+    "/v1/chat/completions": ("model", "ask"),
+    "/v1/search": ("search", "ask"),
+    "/v1/documents": ("ingest", "ingest"),
+    "/v1/ingest": ("ingest", "ingest"),
+}
+
+
+class _Admission:
+    """Refuse at once, before its body is read or validated, a request that its desk would
+    refuse (429): a key flooding the service costs it a look-up per request. The desk still
+    decides when the request is queued."""
+
+    def __init__(self, app: Any, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        route = _DESK_OF_PATH.get(scope.get("path", "")) if scope["type"] == "http" else None
+        desk = self.service.desks.get(route[0]) if route and scope["method"] == "POST" else None
+        if desk is not None:
+            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            scheme, _, token = header.partition(" ")
+            who = self.service.identify(token.strip() if scheme.lower() == "bearer" else None)
+            busy = who.allows(route[1]) and desk.refusal(who.queue) if who else None
+            if busy:
+                from fastapi.responses import JSONResponse
+
+                self.service.metrics.rejected.labels(busy.reason).inc()
+                refused = JSONResponse(
+                    {"detail": str(busy)},
+                    status_code=429,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class _Counted:
+    """Count every HTTP request by route and status, with its latency (a plain ASGI
+    middleware: it costs a refused request next to nothing)."""
+
+    def __init__(self, app: Any, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sent(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.request(path, status, time.perf_counter() - started)
+
+
 def create_app(
     open_pipeline: Callable[[], QAPipeline],
     max_waiting: int | None = None,
@@ -346,14 +421,8 @@ def create_app(
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        service.metrics.request(path, response.status_code, time.perf_counter() - started)
-        return response
+    app.add_middleware(_Admission, service=service)
+    app.add_middleware(_Counted, metrics=service.metrics)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
