@@ -14,4 +14,3 @@ def test_a_key_revoked_by_another_process_is_refused_at_once(tmp_path):
     assert KeyStore(tmp_path / "keys.sqlite").revoke(key_id)
     assert served.check(key) is None, "the remembered look-up is dropped with the change"
     assert served.ever_held(), "a store that held a key stays closed"
-
