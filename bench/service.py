@@ -12,13 +12,15 @@ Ingests samples/handbook into a temporary data directory and measures, in one ru
    running;
 3. streaming: time to first token of `/v1/chat/completions` with `stream: true` against the
    time to the whole answer, one request at a time;
-4. neighbours: one key's retrieval-only questions, one at a time, first on the idle server,
-   then while a second key floods `/v1/chat/completions` with `--clients` clients (each
-   sends again 0.1 s after a 429, ignoring `Retry-After`) and a third key uploads a ZIP bomb
-   (a real DOCX whose XML expands to 1 GB) and then, one after another, real documents
-   (the support samples under fresh names, so that each is ingested). The calm key's 429s
-   (target: none) and its p95 under load over its idle p95 (target: at most 2) are the
-   figures.
+4. neighbours: one key's retrieval-only questions, one at a time, for `--seconds` on the idle
+   server, then as long again while a second key floods `/v1/chat/completions` with
+   `--clients` clients (each sends again 0.1 s after a 429, ignoring `Retry-After`) and a
+   third key uploads a ZIP bomb (a real DOCX whose XML expands to 1 GB) and then, one after
+   another, real documents (the support samples under fresh names, so that each is
+   ingested). The flood and uploads come from a process of their own, at `--noise-nice`
+   (19 stands for clients on other machines, which take none of the server's two cores).
+   The calm key's 429s (target: none) and its p95 under load over its idle p95 (target: at
+   most 2) are the figures.
 
 Prints a table with throughput, p50/p95/p99 latency of the answered requests, the ratio of the
 service's throughput to the direct baseline's, and one JSON line.
@@ -248,7 +250,7 @@ def neighbours(base: str, keys: dict[str, str], clients: int, seconds: float, ni
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    idle, idle_statuses = calm(base, keys["calm"], seconds / 3)
+    idle, idle_statuses = calm(base, keys["calm"], seconds)
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         noisy = pool.submit(noise, base, keys, clients, seconds + 10, nice)
         time.sleep(10)  # the bomb is built and the flood under way
