@@ -70,8 +70,13 @@ class _OnnxModel:
     def __init__(self, model_path: str, precision: str) -> None:
         from components.embedding.onnx_encoder import OnnxSentenceEncoder
 
+        # Query-time texts (a question with its candidate sentences, an intent's examples)
+        # always go together, so batching them keeps the same input giving the same scores.
         self.encoder = OnnxSentenceEncoder(
-            model_path=model_path, cache_dir=str(model_cache()), precision=precision
+            model_path=model_path,
+            cache_dir=str(model_cache()),
+            precision=precision,
+            per_text=False,
         )
         self.encoder.warm_up()
 

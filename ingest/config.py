@@ -24,9 +24,11 @@ class StoreSettings(_Section):
     `qdrant_server` talks to a Qdrant server or cluster at `url`, with the API key read from
     the environment variable named by `api_key_env`. `path` (relative to the data directory
     unless absolute) defaults to `edge` or `qdrant` by kind; `hnsw_ef` is how many candidates
-    the edge store's HNSW search keeps (more: better recall, slower). `manifest` is the SQLite
-    file (relative to the data directory unless absolute) that records what each file
-    contributed.
+    the edge store's HNSW search keeps (more: better recall, slower); an edge store of at most
+    `exact_search_max` chunks is searched exactly instead, so that the same question on the same
+    chunks finds the same passages however the store was built (0: always HNSW). `manifest` is
+    the SQLite file (relative to the data directory unless absolute) that records what each
+    file contributed.
     """
 
     kind: Literal["qdrant_edge", "qdrant_local", "qdrant_server"] = "qdrant_edge"
@@ -35,6 +37,7 @@ class StoreSettings(_Section):
     api_key_env: str | None = None
     timeout: float = Field(default=30, gt=0)
     hnsw_ef: int = Field(default=128, ge=1, le=4096)
+    exact_search_max: int = Field(default=50_000, ge=0)
     collection: str = Field(default="docent", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     manifest: str = "manifest.sqlite"
 
@@ -115,8 +118,14 @@ class ParsingSettings(_Section):
     that would expand to more than `max_unzipped_mb`, or `max_zip_ratio` times a part's
     compressed size (a ZIP bomb). A parser process may use at most `max_worker_mb` of memory
     (an operating-system limit on its address space); a file that needs more fails alone.
+    `min_text_quality` is the least share of real words (0 to 1) in a file's extracted text,
+    judged without a dictionary (see `components.converters.text_quality`): a file below it,
+    such as a PDF whose fonts lack a map to characters ("Decem b er /1/9/9/5"), is reported
+    as failed instead of indexed; 0 turns the check off.
     `executor: ray` runs the parsing as Ray tasks instead, on
     the cluster at `ray_address` or on a local Ray instance when it is empty.
+    A link inside an ingested folder that points out of it is refused unless
+    `follow_outside_links` (see `ingest.sources.find_sources`).
     """
 
     pdf_strategy: Literal["fast"] = "fast"
@@ -127,5 +136,7 @@ class ParsingSettings(_Section):
     max_unzipped_mb: float = Field(default=500, gt=0)
     max_zip_ratio: float = Field(default=100, gt=1)
     max_worker_mb: int = Field(default=4096, ge=512)
+    min_text_quality: float = Field(default=0.85, ge=0, le=1)
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
+    follow_outside_links: bool = False

@@ -1,6 +1,7 @@
 """The indexing pipeline: parse, chunk, embed (dense and sparse) and write, file by file."""
 
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -30,6 +31,7 @@ from ingest.config import (
     SparseSettings,
     StoreSettings,
 )
+from ingest.freshness import EMPTY_HASH, hash_file
 from ingest.manifest import Manifest, SourceState
 from ingest.parse_pool import ParsePool
 from ingest.parsing import FileParser, Parsed
@@ -58,10 +60,13 @@ class FileResult:
     """What happened to one file."""
 
     source: str
-    status: str  # "ingested", "unchanged", "failed" or "removed" (pruned)
+    # "ingested", "unchanged", "failed", "removed" (pruned), "emptied" (the file is empty now:
+    # its earlier chunks were removed) or "gone" (deleted from disk, not pruned: still served)
+    status: str
     chunks: int = 0
     reason: str = ""
     name: str = ""  # the source's name for people (see `ingest.sources.Sources`)
+    kept: int = 0  # chunks of an earlier version still served (a failed or gone file)
 
 
 @dataclass
@@ -91,6 +96,8 @@ class IngestReport:
             "unchanged": self.count("unchanged"),
             "failed": self.count("failed"),
             "removed": self.count("removed"),
+            "emptied": self.count("emptied"),
+            "gone": self.count("gone"),
             "chunks_written": self.chunks_written,
             "chunks_removed": self.chunks_removed,
             "recovered": self.recovered,
@@ -100,7 +107,13 @@ class IngestReport:
             if self.seconds
             else 0,
             "failures": [
-                {"source": f.source, "name": f.name, "reason": f.reason} for f in self.failures
+                {"source": f.source, "name": f.name, "reason": f.reason, "kept": f.kept}
+                for f in self.failures
+            ],
+            "gone_files": [
+                {"source": f.source, "name": f.name, "reason": f.reason, "kept": f.kept}
+                for f in self.files
+                if f.status == "gone"
             ],
         }
 
@@ -228,22 +241,29 @@ class Indexer:
         report = IngestReport()
         report.recovered = self.recover()
         paths = list(paths)
-        sources = find_sources(paths)
-        total = len(sources.files) + len(sources.missing)
+        sources = find_sources(paths, self.parsing.follow_outside_links)
+        total = len(sources.files) + len(sources.missing) + len(sources.refused)
+        stored = self._stored_sources()
 
         def done(result: FileResult) -> None:
-            report.files.append(result)
+            report.files.append(_with_kept_chunks(result, stored.get(result.source)))
             if on_file:
                 on_file(result, total)
 
         for missing in sources.missing:
+            source = str(missing.resolve())
             done(
                 FileResult(
-                    str(missing), "failed", reason="no such file or folder", name=str(missing)
+                    source if source in stored else str(missing),
+                    "failed",
+                    reason="no such file or folder",
+                    name=str(missing),
                 )
             )
-        stored = self._stored_sources()
+        for path, (name, reason) in sources.refused.items():
+            done(FileResult(str(path), "failed", reason=reason, name=name))
         todo: dict[str, _Job] = {}
+        emptied: list[Parsed] = []
         for path in sources.files:
             previous = stored.get(str(path))
             name = sources.names[path]
@@ -253,11 +273,30 @@ class Indexer:
             job = self._job(path, name, previous, tenant, take_over, metadata or {})
             if isinstance(job, FileResult):
                 done(job)
+            elif job.file_hash == EMPTY_HASH and previous is not None and previous.chunk_ids:
+                # Emptying a file is an edit: it is recorded with no chunks, its old ones go.
+                emptied.append(Parsed(str(path), converter="empty"))
+                todo[str(path)] = job
             else:
                 todo[str(path)] = job
-        self._write_parsed(todo, self._parse(list(todo)), stored, report, done)
+        to_parse = [source for source in todo if source not in {p.source for p in emptied}]
+        parsed = itertools.chain(emptied, self._parse(to_parse))
+        self._write_parsed(todo, parsed, stored, report, done)
+        gone = self._gone(paths, sources.files, stored)
         if prune:
-            self._prune(paths, sources.files, stored, report, done)
+            self._forget(gone, report, done)
+        else:
+            report.files.extend(
+                FileResult(
+                    state.source,
+                    "gone",
+                    name=state.display_name,
+                    kept=len(state.chunk_ids),
+                    reason="deleted from disk, but its chunks are still served: ingest its "
+                    "folder with --prune to remove them",
+                )
+                for state in gone
+            )
         self._build_indexes(report)
         report.files.sort(key=lambda f: f.source)
         report.seconds = time.perf_counter() - started
@@ -398,7 +437,7 @@ class Indexer:
         `tenant` and `take_over`)."""
         try:
             size = path.stat().st_size
-            file_hash = _file_hash(path)
+            file_hash = hash_file(path)
             sidecar = _sidecar(path)
             _check_metadata(sidecar, f"its metadata file {path.name}{SIDECAR_SUFFIX}")
             extra = {**metadata, **sidecar}
@@ -452,6 +491,7 @@ class Indexer:
                     workers=workers,
                     timeout=self.parsing.file_timeout,
                     address=self.parsing.ray_address,
+                    memory_mb=self.parsing.max_worker_mb,
                 )
             else:
                 self._pool = ParsePool(
@@ -514,9 +554,10 @@ class Indexer:
         logger.info(
             "Embedding {chunks} chunks of {files} files", chunks=len(chunks), files=len(batch)
         )
-        embedded = self._embed.run({"dense": {"documents": chunks}})["sparse"]["documents"]
-        logger.info("Writing {chunks} chunks", chunks=len(chunks))
-        self._writer.run(documents=embedded)
+        if chunks:  # a batch of emptied files has none
+            embedded = self._embed.run({"dense": {"documents": chunks}})["sparse"]["documents"]
+            logger.info("Writing {chunks} chunks", chunks=len(chunks))
+            self._writer.run(documents=embedded)
         for change in changes:
             previous = stored.get(change.source)
             if previous:
@@ -525,30 +566,35 @@ class Indexer:
         logger.info("Recorded {files} files in the manifest", files=len(changes))
         report.chunks_written += len(chunks)
         for change in changes:
+            previous = stored.get(change.source)
             stored[change.source] = change
-            done(
-                FileResult(
+            if change.chunk_ids or previous is None or not previous.chunk_ids:
+                result = FileResult(
                     change.source, "ingested", chunks=len(change.chunk_ids), name=change.name
                 )
-            )
+            else:
+                result = FileResult(
+                    change.source,
+                    "emptied",
+                    name=change.name,
+                    reason=f"the file is empty now: its {len(previous.chunk_ids)} chunks were "
+                    "removed",
+                )
+            done(result)
 
-    def _prune(
-        self,
-        paths: list[str | Path],
-        found: list[Path],
-        stored: dict[str, SourceState],
-        report: IngestReport,
-        done: Callable[[FileResult], None],
-    ) -> None:
-        """Delete the chunks of sources under the given folders that are gone from them."""
+    @staticmethod
+    def _gone(
+        paths: list[str | Path], found: list[Path], stored: dict[str, SourceState]
+    ) -> list[SourceState]:
+        """The recorded sources under the given folders that are no longer in them (a folder
+        that does not exist has none, so a mistyped or unmounted path prunes nothing)."""
         roots = [Path(p).expanduser().resolve() for p in paths if Path(p).expanduser().is_dir()]
         present = {str(path) for path in found}
-        gone = [
+        return [
             state
             for source, state in sorted(stored.items())
             if source not in present and any(Path(source).is_relative_to(r) for r in roots)
         ]
-        self._forget(gone, report, done)
 
     def _forget(
         self,
@@ -678,12 +724,17 @@ def open_indexer(
     )
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _with_kept_chunks(result: FileResult, stored: SourceState | None) -> FileResult:
+    """A failed file's result, saying that its earlier chunks are still served (if any)."""
+    if result.status != "failed" or stored is None or not stored.chunk_ids:
+        return result
+    kept = len(stored.chunk_ids)
+    return replace(
+        result,
+        kept=kept,
+        reason=f"{result.reason}; its {kept} chunks from the last ingest are still served: fix "
+        "the file and ingest it again, or delete it and ingest its folder with --prune",
+    )
 
 
 def _dense_embedder(embedding: EmbeddingSettings, model_path: str) -> Any:
@@ -715,10 +766,11 @@ def _fingerprint(
     """A short hash of every setting that shapes the chunks and their vectors (and no other:
     batch sizes, workers and limits change how fast, not what)."""
     settings = {
-        # The onnx backend gives torch's vectors; only the quantised one changes them.
+        # The onnx backend gives torch's vectors; only the quantised one changes them, and
+        # since its scales are per text (not per batch), differently from before.
         "embedding": embedding.model
         if embedding.backend != "onnx-int8"
-        else f"{embedding.model}@int8",
+        else f"{embedding.model}@int8-per-text",
         "chunking": chunking.model_dump(),
         "parsing": parsing.model_dump(include={"pdf_strategy", "languages"}),
         "sparse": sparse.model_dump(),

@@ -11,6 +11,7 @@ from haystack import Document, logging
 
 from components.chunking.structure_chunker import StructureChunker
 from components.converters.fallback_converter import FALLBACKS, FallbackConverter
+from components.converters.text_quality import TextQuality, page_qualities
 from components.converters.unstructured_converter import UnstructuredConverter
 from ingest.config import ChunkingSettings, ParsingSettings
 
@@ -21,12 +22,17 @@ FALLBACK_KINDS = {"parse_error", "no_text"}
 
 @dataclass
 class Parsed:
-    """The chunks of one file, or why it has none (`reason`)."""
+    """The chunks of one file, or why it has none (`reason`).
+
+    `quality` is the share of real words in its extracted text (see
+    `components.converters.text_quality`); None when it was not judged.
+    """
 
     source: str
     chunks: list[Document] = field(default_factory=list)
     converter: str = ""
     reason: str = ""
+    quality: float | None = None
 
 
 class FileParser:
@@ -59,6 +65,7 @@ class FileParser:
 
         When unstructured fails on the file or finds no text in it, and Haystack has a
         converter for its type, that converter gets a try; `converter` says which one served.
+        A file whose text is garbled (below `parsing.min_text_quality`) is refused.
         """
         if self._converter is None:
             self._build()
@@ -71,12 +78,23 @@ class FileParser:
                 return Parsed(str(path), reason=failure["reason"])
         elif failure:
             return Parsed(str(path), reason=failure["reason"])
+        pages = page_qualities(elements)
+        quality = sum(pages.values(), TextQuality()).score
+        if quality is not None and quality < self.parsing.min_text_quality:
+            return Parsed(
+                str(path),
+                converter=converter,
+                reason=_garbled(path, quality, pages, self.parsing.min_text_quality),
+                quality=quality,
+            )
         chunks = self._chunker.run(documents=elements)["documents"]
         if not chunks:
             return Parsed(
-                str(path), reason="no text left after removing page headers, footers and numbers"
+                str(path),
+                reason="no text left after removing page headers, footers and numbers",
+                quality=quality,
             )
-        return Parsed(str(path), chunks, converter=converter)
+        return Parsed(str(path), chunks, converter=converter, quality=quality)
 
     def parse_text(self, source: str, title: str, text: str) -> Parsed:
         """Chunk a record that is text already: its title, then its paragraphs."""
@@ -136,3 +154,28 @@ class FileParser:
             overlap_tokens=self.chunking.overlap_tokens,
         )
         self._chunker.warm_up()
+
+
+def _garbled(
+    path: Path, quality: float, pages: dict[int | None, TextQuality], threshold: float
+) -> str:
+    """Why a file with garbled text is refused, and what to do about it."""
+    judged = [q.score for q in pages.values() if q.score is not None]
+    below = sum(score < threshold for score in judged)
+    on_pages = f"; {below} of {len(judged)} pages with text below it" if len(judged) > 1 else ""
+    if path.suffix.lower() == ".pdf":
+        cause = (
+            "the PDF's fonts probably lack a map from glyphs to characters (old TeX or Type 3 "
+            "fonts), or its text is rotated; OCR the PDF or export its text another way and "
+            "ingest that"
+        )
+    else:
+        cause = (
+            "the file's text is probably in another encoding than the one it was read in, or "
+            "not words at all; save it as UTF-8 text and ingest that"
+        )
+    return (
+        f"the extracted text looks garbled ({quality:.0%} real words, below "
+        f"parsing.min_text_quality {threshold:g}{on_pages}): {cause}, or lower "
+        "parsing.min_text_quality (0 turns the check off)"
+    )

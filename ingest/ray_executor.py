@@ -3,22 +3,42 @@
 The tasks return their chunks to the process that runs the ingest, which embeds them and
 owns the writes (an embedded store allows one writer; with a Qdrant server the same process
 writes too), so the manifest's journal works unchanged.
+
+Each Ray worker parses in a one-process `ParsePool` of its own, so a task has the same limits
+as a local ingest: the memory limit (`parsing.max_worker_mb`, an operating-system limit that
+cannot be set on the Ray worker itself, whose runtime needs far more address space), and a
+crash or a ZIP bomb costs one parser process, not the Ray worker.
 """
 
+import atexit
+import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from components.errors import ConfigError
+from ingest.parse_pool import ParsePool
 from ingest.parsing import Parsed
 
+# The parser pool of this Ray worker process, by the parser and limits it was made for.
+_worker_pools: dict[bytes, ParsePool] = {}
 
-def _parse_remote(parse: Callable[[Path], Parsed], path: Path) -> Parsed:
-    try:
-        return parse(path)
-    # Documented fallback: a parser bug on one file is that file's failure, not the run's.
-    except Exception as e:  # noqa: BLE001
-        return Parsed(str(path), reason=f"the parser failed ({type(e).__name__}: {e})")
+
+def _parse_remote(
+    parse: Callable[[Path], Parsed], path: Path, memory_mb: int | None, timeout: float
+) -> Parsed:
+    key = pickle.dumps((parse, memory_mb, timeout))
+    if key not in _worker_pools:
+        _close_worker_pools()  # made for another ingest's settings
+        _worker_pools[key] = ParsePool(parse, workers=1, timeout=timeout, memory_mb=memory_mb)
+    return next(iter(_worker_pools[key].parse([path])))
+
+
+@atexit.register
+def _close_worker_pools() -> None:
+    for pool in _worker_pools.values():
+        pool.close()
+    _worker_pools.clear()
 
 
 class RayParsePool:
@@ -39,15 +59,18 @@ class RayParsePool:
         workers: int,
         timeout: float,
         address: str | None = None,
+        memory_mb: int | None = None,
     ) -> None:
         """Keep the settings; Ray starts (or is joined) on the first `parse`.
 
         :param workers: files in flight at once (a local instance gets this many CPUs).
         :param address: a Ray cluster's address; None starts a local instance.
+        :param memory_mb: the address space a file's parser process may use (None: no limit).
         """
         self.parse_file = parse
         self.workers = workers
         self.timeout = timeout
+        self.memory_mb = memory_mb
         self.address = address
         self._started_ray = False
         self._remote = None
@@ -67,7 +90,8 @@ class RayParsePool:
         while todo or running:
             while todo and len(running) < self.workers:
                 path = todo.pop(0)
-                running[self._remote.remote(parse_ref, path)] = (path, time.monotonic())
+                task = self._remote.remote(parse_ref, path, self.memory_mb, self.timeout)
+                running[task] = (path, time.monotonic())
             oldest = min(started for _, started in running.values())
             wait = max(0.0, oldest + self.timeout - time.monotonic())
             ready, _ = ray.wait(list(running), num_returns=1, timeout=wait)

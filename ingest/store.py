@@ -53,6 +53,7 @@ def open_store(
             path=str(path / settings.collection),
             embedding_dim=embedding_dim,
             hnsw_ef=settings.hnsw_ef,
+            exact_below=settings.exact_search_max,
             indexed_fields=tuple(f["field_name"] for f in INDEXED_FIELDS),
             recreate=recreate,
         )

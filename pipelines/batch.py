@@ -63,11 +63,15 @@ def document_items(paths: list[str | Path]) -> list[tuple[str, Path]]:
     """`(id, path)` for every file under `paths`; the id is the path as given below its folder.
 
     Raises:
-        ConfigError: a given path does not exist.
+        ConfigError: a given path does not exist, or an entry is not a file to read (a named
+            pipe, a device, a broken link: see `ingest.sources.find_sources`).
     """
     sources = find_sources(list(paths))
     if sources.missing:
         raise ConfigError(f"no such file or folder: {', '.join(map(str, sources.missing))}")
+    if sources.refused:
+        refused = "; ".join(f"{name}: {reason}" for name, reason in sources.refused.values())
+        raise ConfigError(f"cannot read {refused}")
     roots = [Path(p).expanduser().resolve() for p in paths]
     items = []
     for path in sources.files:

@@ -53,6 +53,19 @@ def cli() -> None:
     """
 
 
+def _stale_summary(summary: dict) -> str:
+    """The part of the ingest summary on files whose stored chunks no longer match them."""
+    parts = []
+    if summary["emptied"]:
+        parts.append(f"{summary['emptied']} emptied (their chunks removed)")
+    if summary["gone"]:
+        parts.append(f"{summary['gone']} deleted from disk but still served (--prune removes them)")
+    still = sum(1 for f in summary["failures"] if f["kept"])
+    if still:
+        parts.append(f"{still} failed files still served from their last good version")
+    return "".join(f"; {part}" for part in parts)
+
+
 def _metadata(pairs: tuple[str, ...]) -> dict[str, str]:
     """`key=value` pairs from the command line as a dict."""
     metadata = {}
@@ -174,10 +187,13 @@ def ingest(
             f"{summary['seconds']} s, {summary['chunks_per_second']} chunks/s; "
             f"{summary['unchanged']} unchanged; {summary['removed']} removed files; "
             f"{summary['chunks_removed']} stale chunks removed; {summary['failed']} failed"
-            f"{recovered}{indexed}."
+            f"{recovered}{indexed}{_stale_summary(summary)}."
         )
-        for failure in report.failures:
-            click.echo(f"  failed: {_show_path(failure.source)}: {failure.reason}", err=True)
+        for result in report.files:
+            if result.status in ("failed", "gone", "emptied"):
+                click.echo(
+                    f"  {result.status}: {_show_path(result.source)}: {result.reason}", err=True
+                )
     sys.exit(1 if report.failures else 0)
 
 
@@ -396,9 +412,11 @@ def ask(
       docent ask --tenant acme "What is the refund policy?"
       docent ask "First question?" "Second question?"
     """
+    settings = _settings(config)
+    settings.ensure_store_free()  # before the models load
     from pipelines.qa import QAPipeline
 
-    qa = QAPipeline.from_settings(_settings(config))
+    qa = QAPipeline.from_settings(settings)
     try:
         for question in questions:
             answer = qa.ask(question, tenant=tenant)
@@ -477,7 +495,9 @@ def handoffs(config: str | None, limit: int, as_json: bool) -> None:
 @click.option(
     "--check",
     is_flag=True,
-    help="Also compare the manifest with the store; exit code 1 if they disagree.",
+    help="Also compare the manifest with the store and the files on disk; exit code 1 if "
+    "chunks are missing or orphaned, or a file was deleted, emptied, made unreadable or changed "
+    "since its last ingest.",
 )
 def sources(config: str | None, as_json: bool, check: bool) -> None:
     """List the ingested files with their chunks, converter and tenant, from the manifest.
@@ -487,6 +507,8 @@ def sources(config: str | None, as_json: bool, check: bool) -> None:
       docent sources
       docent sources --check --json
     """
+    from ingest.freshness import stale_sources
+
     settings = _settings(config)
     indexer = settings.open_indexer()
     try:
@@ -501,6 +523,10 @@ def sources(config: str | None, as_json: bool, check: bool) -> None:
             for state in sorted(indexer.manifest.sources().values(), key=lambda s: s.source)
         ]
         audit = indexer.audit() if check else None
+        if check:
+            audit["out_of_date"] = [
+                dataclasses.asdict(s) for s in stale_sources(indexer.manifest.sources().values())
+            ]
     finally:
         indexer.close()
     if as_json:
@@ -518,8 +544,13 @@ def sources(config: str | None, as_json: bool, check: bool) -> None:
             click.echo(
                 f"check: {len(audit['missing'])} chunks missing from the store, "
                 f"{len(audit['orphaned'])} chunks no file accounts for, "
-                f"{len(audit['pending'])} interrupted changes"
+                f"{len(audit['pending'])} interrupted changes, "
+                f"{len(audit['out_of_date'])} files that differ from what is served"
             )
+            for stale in audit["out_of_date"]:
+                click.echo(
+                    f"  {stale['problem']}: {_show_path(stale['source'])}: {stale['advice']}"
+                )
     if audit and any(audit.values()):
         sys.exit(1)
 

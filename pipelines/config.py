@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from components.errors import ConfigError
+from components.stores.store_lock import ensure_store_free
 from evaluation.config import EvaluationSettings
 from ingest.config import (
     ChunkingSettings,
@@ -400,11 +401,24 @@ class Settings(BaseModel):
         """The SQLite file of the service's API keys (hashed)."""
         return self.data_path / "keys.sqlite"
 
+    def ensure_store_free(self) -> None:
+        """Raise StoreError now if another process holds the embedded store: a cheap check
+        for commands to run before they load models (see `components.stores.store_lock`)."""
+        folder = self.store_path
+        if self.store.kind == "qdrant_edge":
+            folder = folder / self.store.collection
+        ensure_store_free(self.store.kind, folder)
+
     def open_indexer(self, rebuild: bool = False, store: Any = None) -> "Indexer":
         """An `Indexer` over the configured store; `close()` it when done.
 
+        Unless `store` is given, a store that another process holds is refused before
+        anything loads.
+
         :param store: the configured store, already open (see `ingest.indexing.open_indexer`).
         """
+        if store is None:
+            self.ensure_store_free()
         from ingest.indexing import open_indexer
 
         return open_indexer(

@@ -80,7 +80,8 @@ class ScoreFusion:
 
     @component.output_types(documents=list[Document])
     def run(self, top_k: int | None = None, **lists: list[Document]) -> dict[str, Any]:
-        """Return the fused ranking, best first.
+        """Return the fused ranking, best first; ties go to the smaller document id, so that the
+        order never depends on which list, or which part of the store, returned a document first.
 
         :param top_k: overrides the `top_k` given at creation.
         :param lists: one list of retrieved documents, with `score` set, per key of `weights`.
@@ -100,13 +101,13 @@ class ScoreFusion:
         own = self._fuse(scores, by_id)
         if self.group_by is None:
             fused = own
-            ranked = sorted(by_id, key=lambda doc_id: own[doc_id], reverse=True)
+            ranked = sorted(by_id, key=lambda doc_id: (-own[doc_id], doc_id))
         else:
             group_of = {doc_id: self._group(d) for doc_id, d in by_id.items()}
             by_group = {name: self._best_by_group(s, group_of) for name, s in scores.items()}
             group_scores = self._fuse(by_group, set(group_of.values()))
             fused = {doc_id: group_scores[group_of[doc_id]] for doc_id in by_id}
-            ranked = sorted(by_id, key=lambda doc_id: (fused[doc_id], own[doc_id]), reverse=True)
+            ranked = sorted(by_id, key=lambda doc_id: (-fused[doc_id], -own[doc_id], doc_id))
         raw = {name: {d.id: d.score for d in lists[name]} for name in self.weights}
         documents = [
             replace(

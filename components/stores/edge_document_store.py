@@ -1,6 +1,7 @@
 """A Haystack document store on Qdrant Edge: Qdrant's Rust engine in process, in a folder."""
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,10 @@ from qdrant_edge import (
     EdgeShard,
     EdgeSparseVectorParams,
     EdgeVectorParams,
-    Fusion,
     HnswIndexConfig,
     Modifier,
     PayloadSchemaType,
     Point,
-    Prefetch,
     Query,
     QueryRequest,
     ScrollRequest,
@@ -44,6 +43,8 @@ SCROLL_PAGE = 1024
 # Qdrant's RRF: 1 / (k + rank) with k = 2, each list cut at its prefetch limit (10 by default,
 # as Qdrant's own prefetch, so the edge store ranks as QdrantHybridRetriever does).
 RRF_K = 2
+# Results read beyond `top_k` at first, so that equal scores at the cut are ordered by id.
+TIE_SLACK = 8
 
 
 class EdgeDocumentStore:
@@ -55,8 +56,12 @@ class EdgeDocumentStore:
 
     Points carry qdrant-haystack's payload (the document without its vectors) and ids (a
     UUID derived from the document id). The shard is opened on first use; one process at a
-    time may hold a folder. Searches below the HNSW indexing threshold (small collections and
-    fresh writes) are exact; `optimize()` builds the indexes of what was written.
+    time may hold a folder. A store of at most `exact_below` documents is searched exactly
+    (every vector compared), so the same query on the same documents gives the same results
+    however and in whatever order they were written (about 1.2 ms at 20,000 documents and
+    4 ms at 50,000 on 2 cores, against 0.8 and 1.2 ms through HNSW); a larger one through
+    its HNSW graph, which is approximate and built in parallel, so two stores built apart
+    may disagree on near ties. `optimize()` builds the indexes of what was written.
 
     Usage:
     ```python
@@ -73,6 +78,7 @@ class EdgeDocumentStore:
         path: str,
         embedding_dim: int = 384,
         hnsw_ef: int = 128,
+        exact_below: int = 50_000,
         indexed_fields: tuple[str, ...] = ("meta.tenant", "meta.source"),
         recreate: bool = False,
     ) -> None:
@@ -82,6 +88,8 @@ class EdgeDocumentStore:
         :param embedding_dim: the dense vectors' dimension.
         :param hnsw_ef: candidates kept while searching the HNSW graph (higher: better recall,
             slower).
+        :param exact_below: the most documents the store may hold for its searches to be
+            exact; 0 always uses the HNSW graph.
         :param indexed_fields: payload fields with a keyword index, for fast filters.
         :param recreate: delete what the folder holds when the shard opens.
         """
@@ -89,12 +97,16 @@ class EdgeDocumentStore:
             raise ValueError(f"embedding_dim must be at least 1 (got {embedding_dim})")
         if hnsw_ef < 1:
             raise ValueError(f"hnsw_ef must be at least 1 (got {hnsw_ef})")
+        if exact_below < 0:
+            raise ValueError(f"exact_below must be 0 or more (got {exact_below})")
         self.path = path
         self.embedding_dim = embedding_dim
         self.hnsw_ef = hnsw_ef
+        self.exact_below = exact_below
         self.indexed_fields = tuple(indexed_fields)
         self.recreate = recreate
         self._shard: EdgeShard | None = None
+        self._count: int | None = None  # documents held, known since the last change
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise the store's settings."""
@@ -103,6 +115,7 @@ class EdgeDocumentStore:
             path=self.path,
             embedding_dim=self.embedding_dim,
             hnsw_ef=self.hnsw_ef,
+            exact_below=self.exact_below,
             indexed_fields=list(self.indexed_fields),
             recreate=self.recreate,
         )
@@ -172,6 +185,7 @@ class EdgeDocumentStore:
             self._shard.flush()
             self._shard.close()
             self._shard = None
+            self._count = None
 
     def optimize(self) -> bool:
         """Build the HNSW and payload indexes of what was written, and merge small segments;
@@ -255,6 +269,7 @@ class EdgeDocumentStore:
             self.shard.update(UpdateOperation.upsert_points(points, update_mode=UpdateMode.Upsert))
         if unique:
             self.shard.flush()
+            self._count = None
         return len(unique)
 
     def delete_documents(self, document_ids: list[str]) -> None:
@@ -262,6 +277,7 @@ class EdgeDocumentStore:
         if document_ids:
             self.shard.update(UpdateOperation.delete_points([convert_id(i) for i in document_ids]))
             self.shard.flush()
+            self._count = None
 
     def search_dense(
         self,
@@ -273,7 +289,7 @@ class EdgeDocumentStore:
     ) -> list[Document]:
         """The `top_k` documents nearest to the embedding (cosine), best first."""
         query = Query.Nearest(list(query_embedding), using=DENSE)
-        return self._query(query, None, filters, top_k, return_embedding)
+        return self._query(query, filters, top_k, return_embedding)
 
     def search_sparse(
         self,
@@ -286,7 +302,7 @@ class EdgeDocumentStore:
         """The `top_k` documents that score best on the sparse query (dot product of the
         query's terms with the documents' weights, times each term's IDF), best first."""
         query = Query.Nearest(_sparse(query_sparse_embedding), using=SPARSE)
-        return self._query(query, None, filters, top_k, return_embedding)
+        return self._query(query, filters, top_k, return_embedding)
 
     def search_hybrid(
         self,
@@ -299,46 +315,68 @@ class EdgeDocumentStore:
         return_embedding: bool = False,
     ) -> list[Document]:
         """The `top_k` documents by reciprocal rank fusion of the best `prefetch` of the
-        sparse and of the dense search, both filtered."""
-        condition = convert_filters(filters)
-        params = SearchParams(hnsw_ef=max(self.hnsw_ef, prefetch))
-        prefetches = [
-            Prefetch(
-                limit=prefetch,
-                query=Query.Nearest(_sparse(query_sparse_embedding), using=SPARSE),
-                filter=condition,
+        sparse and of the dense search, both filtered: 1 / (RRF_K + rank), ranks from 0, as
+        Qdrant's RRF. It is fused here rather than in the engine, whose lists order equal
+        scores by where the points lie (see `_query`): here equal scores rank by id."""
+        lists = (
+            self.search_sparse(
+                query_sparse_embedding,
+                filters=filters,
+                top_k=prefetch,
+                return_embedding=return_embedding,
             ),
-            Prefetch(
-                limit=prefetch,
-                query=Query.Nearest(list(query_embedding), using=DENSE),
-                filter=condition,
-                params=params,
+            self.search_dense(
+                query_embedding, filters=filters, top_k=prefetch, return_embedding=return_embedding
             ),
-        ]
-        return self._query(Fusion.Rrf(k=RRF_K), prefetches, None, top_k, return_embedding)
+        )
+        fused: dict[str, float] = {}
+        by_id: dict[str, Document] = {}
+        for ranked in lists:
+            for rank, document in enumerate(ranked):
+                fused[document.id] = fused.get(document.id, 0.0) + 1 / (RRF_K + rank)
+                by_id.setdefault(document.id, document)
+        best = sorted(fused, key=lambda doc_id: (-fused[doc_id], doc_id))[:top_k]
+        return [replace(by_id[doc_id], score=fused[doc_id]) for doc_id in best]
 
     def _query(
         self,
         query: Any,
-        prefetches: list[Prefetch] | None,
         filters: dict[str, Any] | None,
         top_k: int,
         return_embedding: bool,
     ) -> list[Document]:
-        points = self.shard.query(
-            QueryRequest(
-                limit=top_k,
-                query=query,
-                prefetches=prefetches,
-                filter=convert_filters(filters),
-                params=SearchParams(hnsw_ef=max(self.hnsw_ef, top_k)),
-                with_payload=True,
-                # The dense vector only: the sparse one is read by nothing downstream and
-                # costs a tenth of a fast search to convert.
-                with_vector=[DENSE] if return_embedding else False,
+        # The engine orders equal scores by where the points lie in its segments, which
+        # depends on the order they were written in (e.g. which parser finished first). More
+        # are read until every point that ties with the last one kept is in hand, and equal
+        # scores are ordered by id: the same ranking every time.
+        condition = convert_filters(filters)
+        limit = top_k + TIE_SLACK
+        while True:
+            points = self.shard.query(
+                QueryRequest(
+                    limit=limit,
+                    query=query,
+                    filter=condition,
+                    params=self._params(limit),
+                    with_payload=True,
+                    # The dense vector only: the sparse one is read by nothing downstream and
+                    # costs a tenth of a fast search to convert.
+                    with_vector=[DENSE] if return_embedding else False,
+                )
             )
-        )
-        return [_document(p.payload, p.vector, p.score) for p in points]
+            if len(points) < limit or points[-1].score != points[top_k - 1].score:
+                break
+            limit *= 2
+        documents = [_document(p.payload, p.vector, p.score) for p in points]
+        documents.sort(key=lambda d: (-d.score, d.id))
+        return documents[:top_k]
+
+    def _params(self, limit: int) -> SearchParams:
+        """Exact search up to `exact_below` documents, HNSW with at least `limit` candidates
+        beyond."""
+        if self._count is None:
+            self._count = self.count_documents()
+        return SearchParams(hnsw_ef=max(self.hnsw_ef, limit), exact=self._count <= self.exact_below)
 
 
 def _point(document: Document) -> Point:

@@ -126,7 +126,7 @@ def test_dense_sparse_and_hybrid_searches_rank_as_qdrant_does(tmp_path):
 def test_hnsw_search_after_optimize_keeps_recall_and_the_store_reopens(tmp_path):
     documents = _documents(20_000, dim=32, seed=1)
     path = str(tmp_path / "shard")
-    store = EdgeDocumentStore(path=path, embedding_dim=32)
+    store = EdgeDocumentStore(path=path, embedding_dim=32, exact_below=0)
     store.write_documents(documents)
     store.optimize()
     assert store.shard.info().indexed_vectors_count > 0
@@ -212,3 +212,55 @@ def test_recreate_empties_the_store_but_never_one_in_use(tmp_path):
     rebuilt.write_documents([Document(content="x", embedding=[1.0] * 16)])
     rebuilt.close()
     assert EdgeDocumentStore(path=path, embedding_dim=16).count_documents() == 1
+
+
+def test_a_store_within_exact_below_finds_the_same_documents_however_it_was_built(tmp_path):
+    documents = _documents(20_000, dim=32, seed=2)
+    forward = EdgeDocumentStore(path=str(tmp_path / "forward"), embedding_dim=32)
+    backward = EdgeDocumentStore(path=str(tmp_path / "backward"), embedding_dim=32)
+    forward.write_documents(documents)
+    for start in range(len(documents), 0, -1000):
+        backward.write_documents(documents[max(0, start - 1000) : start])
+    for store in (forward, backward):
+        store.optimize()
+        assert store.shard.info().indexed_vectors_count > 0, "an HNSW graph exists"
+    for query in [d.embedding for d in documents[:40]]:
+        expected = _exact(documents, query, 10)
+        assert [d.id for d in forward.search_dense(query, top_k=10)] == expected
+        assert [d.id for d in backward.search_dense(query, top_k=10)] == expected
+    forward.close()
+    backward.close()
+
+
+def test_equal_scores_are_ranked_by_id_whatever_order_they_were_written_in(tmp_path):
+    # Ten copies of one chunk (a repeated footer, say) and some others: every search ranks
+    # the copies the same way, however they were written.
+    copies = [
+        Document(
+            id=f"copy-{i}",
+            content="The same footer",
+            embedding=[1.0, 0.0, 0.0, 0.0],
+            sparse_embedding=SparseEmbedding(indices=[3], values=[1.0]),
+        )
+        for i in range(10)
+    ]
+    others = _documents(30, dim=4, seed=3)
+    stores = []
+    for name, order in (("forward", copies + others), ("backward", others + copies[::-1])):
+        store = EdgeDocumentStore(path=str(tmp_path / name), embedding_dim=4)
+        for document in order:  # one write each: points land in the order given
+            store.write_documents([document])
+        stores.append(store)
+    sparse = SparseEmbedding(indices=[3], values=[1.0])
+    rankings = [
+        (
+            [d.id for d in store.search_dense([1.0, 0.0, 0.0, 0.0], top_k=4)],
+            [d.id for d in store.search_sparse(sparse, top_k=4)],
+            [d.id for d in store.search_hybrid([1.0, 0.0, 0.0, 0.0], sparse, top_k=4)],
+        )
+        for store in stores
+    ]
+    for store in stores:
+        store.close()
+    assert rankings[0] == rankings[1]
+    assert rankings[0][0] == ["copy-0", "copy-1", "copy-2", "copy-3"]

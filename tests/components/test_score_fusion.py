@@ -54,6 +54,18 @@ def test_normalisations_and_top_k():
     assert len(z.run(dense=dense, sparse=sparse, top_k=3)["documents"]) == 3
 
 
+@pytest.mark.parametrize("group_by", [None, "source"])
+def test_ties_are_ranked_by_id_whatever_order_the_lists_come_in(group_by):
+    # Three documents with the same score: the order of the store's results must not matter.
+    tied = [doc("b", 0.5), doc("c", 0.5), doc("a", 0.5)]
+    fusion = ScoreFusion(weights={"dense": 1.0}, group_by=group_by, top_k=2)
+    rankings = {
+        tuple(d.id for d in fusion.run(dense=order)["documents"])
+        for order in (tied, tied[::-1], tied[1:] + tied[:1])
+    }
+    assert rankings == {("a", "b")}
+
+
 def test_any_number_of_named_lists():
     fusion = ScoreFusion(weights={"chunks": 0.5, "sentences": 0.5, "bm25": 0.01})
     fused = fusion.run(

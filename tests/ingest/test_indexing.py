@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.freshness import stale_sources
 from pipelines.config import Settings
 from tests.corpus import write_bad_files, write_corpus
 
@@ -189,3 +190,47 @@ def test_prune_of_a_missing_folder_removes_nothing(tmp_path, indexer):
     report = indexer.ingest([tmp_path / "corpus"], prune=True)
     assert report.count("removed") == 0 and len(_stored(indexer)) == len(corpus)
     assert report.failures[0].reason == "no such file or folder"
+
+
+def test_an_emptied_file_loses_its_chunks_and_stays_recorded(tmp_path, indexer):
+    corpus = write_corpus(tmp_path / "corpus")
+    indexer.ingest([corpus["brewing.md"], corpus["faq.txt"]])
+    corpus["brewing.md"].write_bytes(b"")
+
+    report = indexer.ingest([tmp_path / "corpus"])
+    emptied = [f for f in report.files if f.status == "emptied"]
+    assert [Path(f.source).name for f in emptied] == ["brewing.md"]
+    assert "empty" in emptied[0].reason and report.failures == []
+    assert "brewing.md" not in _stored(indexer)
+    assert report.chunks_removed == EXPECTED_CHUNKS["brewing.md"]
+    assert stale_sources(indexer.manifest.sources().values()) == []
+
+    again = indexer.ingest([corpus["brewing.md"]])
+    assert [f.status for f in again.files] == ["unchanged"]
+
+
+def test_deleted_failing_and_unreadable_files_are_named_with_what_to_do(tmp_path, indexer):
+    corpus = write_corpus(tmp_path / "corpus")
+    indexer.ingest([tmp_path / "corpus"])
+    corpus["brewing.md"].unlink()
+    corpus["shipping.docx"].write_text("overwritten with plain text", encoding="utf-8")
+    corpus["faq.txt"].unlink()
+    corpus["faq.txt"].mkdir()  # a file that can no longer be read, even by root
+
+    report = indexer.ingest([tmp_path / "corpus"])
+    by_name = {Path(f.source).name: f for f in report.files}
+    gone = by_name["brewing.md"]
+    assert gone.status == "gone" and gone.kept == EXPECTED_CHUNKS["brewing.md"]
+    assert "--prune" in gone.reason
+    failed = by_name["shipping.docx"]
+    assert failed.status == "failed" and failed.kept == EXPECTED_CHUNKS["shipping.docx"]
+    assert "still served" in failed.reason
+    assert report.to_dict()["gone"] == 2  # faq.txt is no longer a file either
+
+    stale = {Path(s.source).name: s for s in stale_sources(indexer.manifest.sources().values())}
+    assert {name: s.problem for name, s in stale.items()} == {
+        "brewing.md": "deleted",
+        "shipping.docx": "changed",
+        "faq.txt": "unreadable",
+    }
+    assert all("ingest" in s.advice for s in stale.values())

@@ -30,10 +30,19 @@ def test_an_ingest_on_ray_gives_the_same_chunks(tmp_path):
 
 def test_hanging_crashing_and_buggy_files_are_reported(tmp_path):
     names = ["a.md", "hang.md", "crash.md", "bug.md", "b.md"]
-    with RayParsePool(MisbehavingParser(), workers=2, timeout=5) as pool:
+    # The limit counts from submission: a new Ray worker first starts its parser process.
+    with RayParsePool(MisbehavingParser(), workers=2, timeout=20) as pool:
         results = {Path(r.source).name: r for r in pool.parse(tmp_path / n for n in names)}
     assert set(results) == set(names)
-    assert "longer than 5 s" in results["hang.md"].reason
-    assert "Ray task" in results["crash.md"].reason
+    assert "longer than 20 s" in results["hang.md"].reason
+    assert "crashed" in results["crash.md"].reason
     assert "KeyError" in results["bug.md"].reason
+    assert results["a.md"].reason == results["b.md"].reason == ""
+
+
+def test_a_task_has_the_memory_limit_of_a_local_worker(tmp_path):
+    names = ["a.md", "hog.md", "b.md"]
+    with RayParsePool(MisbehavingParser(), workers=1, timeout=30, memory_mb=2048) as pool:
+        results = {Path(r.source).name: r for r in pool.parse(tmp_path / n for n in names)}
+    assert "more than 2048 MB" in results["hog.md"].reason
     assert results["a.md"].reason == results["b.md"].reason == ""

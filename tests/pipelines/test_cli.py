@@ -85,7 +85,7 @@ def test_ingest_then_ask_offline_on_the_embedded_store(tmp_path, offline_env):
     listing = json.loads(listed.stdout)
     assert len(listing["sources"]) == 8
     assert sum(row["chunks"] for row in listing["sources"]) == summary["chunks_written"]
-    assert listing["check"] == {"missing": [], "orphaned": [], "pending": []}
+    assert listing["check"] == {"missing": [], "orphaned": [], "pending": [], "out_of_date": []}
 
     ask = docent("ask", "--json", "Which warehouse do orders ship from?", env=offline_env)
     assert ask.returncode == 0, ask.stderr
@@ -163,3 +163,56 @@ def test_the_socket_guard_really_blocks(offline_env, tmp_path):
     )
     assert result.returncode != 0
     assert "resolve example.com" in (tmp_path / "network.log").read_text()
+
+
+# Runs the CLI and says, on exit, which heavy modules it had imported by then.
+_CLI_WITH_IMPORT_REPORT = """
+import atexit, sys
+heavy = ("ingest.indexing", "onnxruntime", "torch", "llama_cpp")
+atexit.register(lambda: print("imported:", [m for m in heavy if m in sys.modules], file=sys.stderr))
+from pipelines.cli import main
+sys.argv[0] = "docent"
+main()
+"""
+
+
+@pytest.mark.parametrize("command", [["ingest", "samples/handbook"], ["ask", "Anything?"]])
+def test_a_store_in_use_is_refused_before_anything_loads(offline_env, tmp_path, command):
+    from components.stores.edge_document_store import EdgeDocumentStore
+
+    held = EdgeDocumentStore(path=str(tmp_path / "data" / "edge" / "docent"), embedding_dim=384)
+    held.count_documents()  # opens the shard: this process holds it, like a running ingest
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _CLI_WITH_IMPORT_REPORT, *command],
+            check=False,
+            env=offline_env,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    finally:
+        held.close()
+    assert result.returncode == 1
+    assert "is in use by another docent process" in result.stderr
+    assert "imported: []" in result.stderr
+
+
+def test_a_deleted_file_is_named_by_ingest_and_sources_check(tmp_path, offline_env):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "kept.md").write_text("# Kept\n\nThe office opens at 8:00.\n", encoding="utf-8")
+    (folder / "deleted.md").write_text("# Gone\n\nThe old office closed.\n", encoding="utf-8")
+    assert docent("ingest", str(folder), env=offline_env).returncode == 0
+    (folder / "deleted.md").unlink()
+
+    check = docent("sources", "--check", env=offline_env)
+    assert check.returncode == 1
+    assert "deleted: " in check.stdout and "notes/deleted.md: deleted from disk" in check.stdout
+    assert "--prune" in check.stdout
+    again = docent("ingest", str(folder), env=offline_env)
+    assert again.returncode == 0
+    assert "1 deleted from disk but still served" in again.stdout
+    assert "gone: " in again.stderr and "notes/deleted.md: deleted from disk" in again.stderr
+    pruned = docent("ingest", "--prune", str(folder), env=offline_env)
+    assert pruned.returncode == 0 and "1 removed files" in pruned.stdout
