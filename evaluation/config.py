@@ -5,7 +5,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # Metrics of an answer run, each a per-item score in [0, 1]; from rouge_l on through Ragas.
+# The first three count right answers: `answer_correct` (answered and holding a key answer),
+# `wrong` (answered, but without a key answer, or answering an unanswerable question) and
+# `abstained_correctly` (an unanswerable question abstained on).
 ANSWER_METRICS = (
+    "answer_correct",
+    "wrong",
+    "abstained_correctly",
     "exact_match",
     "token_f1",
     "retrieval_hit",
@@ -16,6 +22,8 @@ ANSWER_METRICS = (
     "context_recall",
     "context_precision",
 )
+# Metrics where less is better: a gate on one is a maximum, a regression is a rise.
+LOWER_IS_BETTER = frozenset({"wrong"})
 # Metrics a judge model scores, through Ragas' prompts.
 JUDGE_METRICS = (
     "faithfulness",
@@ -32,9 +40,9 @@ RETRIEVAL_METRICS = ("ndcg@10", "recall@100", "mrr@10")
 
 
 class EvaluationSettings(BaseModel):
-    """Gates: a minimum per metric (`thresholds`), judged on the bootstrap interval of its
-    mean at `confidence`; against a baseline run, a drop of more than `max_drop` that is
-    significant fails too.
+    """Gates: a minimum per metric (`thresholds`; a maximum for `wrong`, where less is
+    better), judged on the bootstrap interval of its mean at `confidence`; against a baseline
+    run, a drop (for `wrong`, a rise) of more than `max_drop` that is significant fails too.
 
     `judge_model` (a name in `models`) scores the LLM-judged Ragas metrics of
     `judge_metrics`; each is averaged over `judge_repeats` runs, whose spread the report

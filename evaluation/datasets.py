@@ -17,7 +17,9 @@ class EvalItem:
     """One question with its reference answer(s) and, optionally, what should be retrieved.
 
     `references` holds every acceptable answer (SQuAD has several); `reference_contexts` are
-    passages that hold the answer; `reference_ids` are ids of relevant documents.
+    passages that hold the answer; `reference_ids` are ids of relevant documents. `answers`
+    are short key answers ("27 months") that a right answer contains; `unanswerable` marks a
+    question the documents cannot answer, where the right answer is an abstention.
     """
 
     id: str
@@ -25,6 +27,8 @@ class EvalItem:
     references: tuple[str, ...] = ()
     reference_contexts: tuple[str, ...] = ()
     reference_ids: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()
+    unanswerable: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class RetrievalSet:
 
 def load_jsonl(path: Path) -> list[EvalItem]:
     """Items from JSON Lines: `question`, `reference` (a string or a list), and optionally
-    `id`, `reference_contexts`, `reference_ids`.
+    `id`, `reference_contexts`, `reference_ids`, `answers` (key answers, a string or a list)
+    and `unanswerable` (true when the documents cannot answer it; then no answers).
 
     Raises:
         ConfigError: the file is unreadable or a line has the wrong shape.
@@ -51,12 +56,27 @@ def load_jsonl(path: Path) -> list[EvalItem]:
             record = json.loads(line)
             question = record["question"]
             reference = record.get("reference", [])
+            answers = record.get("answers", [])
         except (ValueError, KeyError, TypeError) as e:
             raise ConfigError(
                 f'{path} line {number}: expected a JSON object with "question" and "reference", '
                 'e.g. {"question": "How long is the warranty?", "reference": "27 months"}'
             ) from e
         references = (reference,) if isinstance(reference, str) else tuple(reference)
+        answers = (answers,) if isinstance(answers, str) else tuple(answers)
+        unanswerable = record.get("unanswerable", False)
+        if not isinstance(unanswerable, bool) or not all(
+            isinstance(a, str) and a.strip() for a in answers
+        ):
+            raise ConfigError(
+                f'{path} line {number}: "answers" must be a string or a list of non-empty '
+                'strings and "unanswerable" true or false, e.g. "answers": ["27 months"]'
+            )
+        if unanswerable and answers:
+            raise ConfigError(
+                f'{path} line {number}: an "unanswerable" question cannot have "answers"; '
+                "remove one of them"
+            )
         items.append(
             EvalItem(
                 id=str(record.get("id", number)),
@@ -64,6 +84,8 @@ def load_jsonl(path: Path) -> list[EvalItem]:
                 references=references,
                 reference_contexts=tuple(record.get("reference_contexts", ())),
                 reference_ids=tuple(str(i) for i in record.get("reference_ids", ())),
+                answers=answers,
+                unanswerable=unanswerable,
             )
         )
     return items

@@ -12,6 +12,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from evaluation.config import LOWER_IS_BETTER
+
 WORST_CASES = 10
 
 
@@ -52,7 +54,14 @@ def focus_metric(report: dict[str, Any]) -> str | None:
     for gate in [g for g in gates if not g["passed"]] + gates:
         if gate["metric"] in report["summary"]:
             return gate["metric"]
-    for metric in ("token_f1", "ndcg@10", "faithfulness", "semantic_similarity", "answered"):
+    for metric in (
+        "answer_correct",
+        "token_f1",
+        "ndcg@10",
+        "faithfulness",
+        "semantic_similarity",
+        "answered",
+    ):
         if metric in report["summary"]:
             return metric
     return next(iter(report["summary"]), None)
@@ -215,7 +224,8 @@ def _worst_cases(report: dict[str, Any], thresholds: dict[str, float]) -> str:
     if metric is None:
         return ""
     scored = [i for i in report["items"] if i["scores"].get(metric) is not None]
-    worst = sorted(scored, key=lambda i: i["scores"][metric])[:WORST_CASES]
+    sign = -1 if metric in LOWER_IS_BETTER else 1
+    worst = sorted(scored, key=lambda i: sign * i["scores"][metric])[:WORST_CASES]
     cases = "".join(_case(item, metric, thresholds) for item in worst)
     return (
         f"<h2>Worst cases by {html.escape(metric)}</h2>"
@@ -226,9 +236,11 @@ def _worst_cases(report: dict[str, Any], thresholds: dict[str, float]) -> str:
 def _case(item: dict[str, Any], metric: str, thresholds: dict[str, float]) -> str:
     scores = item["scores"]
     why = [
-        f"{m} {scores[m]:.2f} is below its threshold {t:g}"
+        f"{m} {scores[m]:.2f} is above its maximum {t:g}"
+        if m in LOWER_IS_BETTER
+        else f"{m} {scores[m]:.2f} is below its threshold {t:g}"
         for m, t in thresholds.items()
-        if scores.get(m) is not None and scores[m] < t
+        if scores.get(m) is not None and (scores[m] > t if m in LOWER_IS_BETTER else scores[m] < t)
     ]
     for key in ("error", "judge_error"):
         if item.get(key):

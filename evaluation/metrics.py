@@ -51,6 +51,16 @@ def exact_match(prediction: str, references: Sequence[str]) -> float:
     return float(any(norm == normalize_answer(r) for r in references))
 
 
+def answer_correct(prediction: str, answers: Sequence[str]) -> float:
+    """1.0 when a normalised key answer appears in the normalised prediction as whole words
+    ("27 months" in "The warranty lasts 27 months [1]."). Unlike token F1, a wordy answer
+    that misses the key earns nothing, and one that holds it loses nothing for its words."""
+    padded = f" {normalize_answer(prediction)} "
+    return float(
+        any(f" {key} " in padded for key in (normalize_answer(answer) for answer in answers) if key)
+    )
+
+
 def token_f1(prediction: str, references: Sequence[str]) -> float:
     """The best token-overlap F1 against the references (SQuAD's definition)."""
     best = 0.0

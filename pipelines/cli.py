@@ -737,9 +737,10 @@ def batch_extract(paths, schema, config, output, workers, as_json, quiet) -> Non
     "thresholds",
     multiple=True,
     metavar="METRIC=MIN",
-    help="A gate (repeatable), added to evaluation.thresholds: exact_match, token_f1, "
-    "retrieval_hit, answered, rouge_l, string_similarity, context_recall, context_precision; "
-    "for beir: ndcg@10, recall@100, mrr@10.",
+    help="A gate (repeatable), added to evaluation.thresholds: answer_correct, "
+    "abstained_correctly, wrong (a maximum), exact_match, token_f1, retrieval_hit, answered, "
+    "rouge_l, string_similarity, context_recall, context_precision; for beir: ndcg@10, "
+    "recall@100, mrr@10.",
 )
 @click.option(
     "--baseline",
@@ -857,9 +858,10 @@ def eval_command(
         click.echo(f"{report['items_scored']} items in {report['seconds']} s")
         if report.get("note"):
             click.echo(f"  note: {report['note']}")
+        width = max(map(len, report["summary"]), default=0)
         for metric, interval in report["summary"].items():
             click.echo(
-                f"  {metric:14} {interval['mean']:.3f}  "
+                f"  {metric:{width}} {interval['mean']:.3f}  "
                 f"(95% CI {interval['low']:.3f}-{interval['high']:.3f})"
             )
         for gate in gates:

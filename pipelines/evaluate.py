@@ -12,6 +12,7 @@ from evaluation.config import (
     ANSWER_METRICS,
     INTENT_METRICS,
     JUDGE_METRICS,
+    LOWER_IS_BETTER,
     RETRIEVAL_METRICS,
     EvaluationSettings,
 )
@@ -19,6 +20,7 @@ from evaluation.datasets import EvalItem, RetrievalSet
 from evaluation.gates import GateResult, regression_gate, threshold_gate
 from evaluation.metrics import (
     Interval,
+    answer_correct,
     bootstrap_mean,
     exact_match,
     ndcg_at_k,
@@ -48,7 +50,10 @@ def evaluate(
     Returns the JSON-ready report (`passed`, `summary` per metric, `gates`, `items` with
     their scores) and the gate results.
 
-    Per item: `exact_match` and `token_f1` against the references, `retrieval_hit` (a
+    Per item: with key `answers`, `answer_correct` (answered, and a key answer is in the
+    answer as whole words) and `wrong` (answered without one); for an `unanswerable` item,
+    `abstained_correctly`, and `wrong` when it was answered. `exact_match` and `token_f1`
+    against the references, `retrieval_hit` (a
     retrieved chunk comes from one of `reference_ids`, matched as the end of its source path)
     and `answered` (the pipeline did not abstain); through Ragas, `rouge_l`,
     `string_similarity` and `semantic_similarity` (the local embedding model) against the
@@ -139,7 +144,9 @@ def _threshold(metric, values, threshold, items, settings) -> GateResult:
     if not values:
         why = f"{metric}: no item could be scored (see the items' judge errors in the report)"
         return GateResult(metric, "threshold", False, Interval(0.0, 0.0, 0.0, 0), threshold, why)
-    gate = threshold_gate(metric, values, threshold, settings.confidence)
+    gate = threshold_gate(
+        metric, values, threshold, settings.confidence, lower_is_better=metric in LOWER_IS_BETTER
+    )
     if len(values) < items:
         scored = f"; {len(values)} of {items} items scored, the others left out"
         return dataclasses.replace(gate, reason=gate.reason + scored)
@@ -280,9 +287,17 @@ def _score(
         reply, decision, retrieved = "", "error", []
         record["error"] = str(e)
     sources = [d.meta.get("source", "") for d in retrieved]
-    scores: dict[str, float] = {"answered": float(decision not in ("abstain", "error"))}
+    answered = decision not in ("abstain", "error")
+    scores: dict[str, float] = {"answered": float(answered)}
     # The citation markers are not part of the answer's text.
     text = strip_citations(reply).strip()
+    if item.answers:
+        correct = answered and bool(answer_correct(text, item.answers))
+        scores["answer_correct"] = float(correct)
+        scores["wrong"] = float(answered and not correct)
+    if item.unanswerable:
+        scores["abstained_correctly"] = float(not answered)
+        scores["wrong"] = float(answered)
     if item.references:
         scores["exact_match"] = exact_match(text, item.references)
         scores["token_f1"] = token_f1(text, item.references)
@@ -359,6 +374,7 @@ def _regressions(records, baseline, metrics, settings) -> list[GateResult]:
                     [baseline[r["id"]][metric] for r in both],
                     settings.max_drop,
                     settings.confidence,
+                    lower_is_better=metric in LOWER_IS_BETTER,
                 )
             )
     return gates

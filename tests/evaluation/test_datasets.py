@@ -27,6 +27,28 @@ def test_jsonl_items_and_errors(tmp_path):
         load_jsonl(path)
 
 
+def test_jsonl_key_answers_and_unanswerable_questions(tmp_path):
+    path = tmp_path / "eval.jsonl"
+    lines = [
+        {"question": "How long?", "answers": ["27 months", "twenty-seven months"]},
+        {"question": "Who is the CEO?", "unanswerable": True},
+        {"question": "Where?", "reference": "Rotterdam", "answers": "Rotterdam"},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    keyed, unanswerable, both = load_jsonl(path)
+    assert keyed.answers == ("27 months", "twenty-seven months") and not keyed.unanswerable
+    assert unanswerable.unanswerable and unanswerable.answers == ()
+    assert both.answers == ("Rotterdam",) and both.references == ("Rotterdam",)
+    for bad in (
+        {"question": "Q", "unanswerable": True, "answers": ["x"]},
+        {"question": "Q", "answers": [""]},
+        {"question": "Q", "unanswerable": "yes"},
+    ):
+        path.write_text(json.dumps(bad) + "\n")
+        with pytest.raises(ConfigError, match="line 1"):
+            load_jsonl(path)
+
+
 def test_beir_and_intent_files(tmp_path):
     (tmp_path / "corpus.jsonl").write_text(
         '{"_id": "d1", "title": "T", "text": "one"}\n{"_id": "d2", "text": "two"}\n'

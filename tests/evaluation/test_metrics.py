@@ -6,6 +6,7 @@ import pytest
 
 from evaluation.gates import regression_gate, threshold_gate
 from evaluation.metrics import (
+    answer_correct,
     bootstrap_difference,
     bootstrap_mean,
     exact_match,
@@ -47,6 +48,30 @@ def test_bootstrap_interval_covers_the_mean_and_narrows_with_more_data():
         bootstrap_mean([0.5, float("nan")])
     with pytest.raises(ValueError, match="same evaluation set"):
         bootstrap_difference([1, 2], [1])
+
+
+def test_a_wordy_wrong_answer_scores_on_f1_but_is_not_correct():
+    key = ["27 months"]
+    reference = ["The espresso machine warranty lasts 27 months from the date of delivery."]
+    wrong = "The espresso machine warranty lasts 12 months from the date of delivery."
+    assert token_f1(wrong, reference) > 0.8
+    assert answer_correct(wrong, key) == 0.0
+    right = "It is covered for 27 Months, counted from delivery [1]."
+    assert answer_correct(right, key) == 1.0
+    assert answer_correct("It lasts 127 months.", key) == 0.0  # whole words only
+    assert answer_correct("No.", ["yes", "no"]) == 1.0
+    assert answer_correct("anything", ["", "   "]) == 0.0
+
+
+def test_gates_on_a_metric_where_less_is_better():
+    many_wrong = threshold_gate("wrong", [0, 1, 1, 0] * 30, threshold=0.05, lower_is_better=True)
+    assert not many_wrong.passed and "above the maximum 0.05" in many_wrong.reason
+    assert threshold_gate("wrong", [0.0] * 40, threshold=0.05, lower_is_better=True).passed
+    baseline = [0.0, 1.0, 0.0, 0.0] * 25
+    more = [1.0, 1.0, 0.0, 0.0] * 25
+    rise = regression_gate("wrong", more, baseline, lower_is_better=True)
+    assert not rise.passed and "significant rise" in rise.reason
+    assert regression_gate("wrong", baseline, more, lower_is_better=True).passed
 
 
 def test_threshold_gate_fails_only_when_the_interval_is_below():

@@ -63,6 +63,27 @@ def test_scores_gates_and_reports_of_a_real_run(qa, tmp_path):
         evaluate(qa, ITEMS, EvaluationSettings(thresholds={"faithfulness": 0.5}))
 
 
+def test_right_wrong_and_abstained_are_counted_first(qa):
+    (question, (fact, _)), *_ = QUESTIONS.items()
+    items = [
+        EvalItem("right", question, answers=(fact,)),
+        EvalItem("wrong-key", question, answers=("an answer no document gives",)),
+        EvalItem("unanswerable", "What is the name of the CEO's first pet?", unanswerable=True),
+    ]
+    report, _ = evaluate(qa, items, EvaluationSettings())
+    assert list(report["summary"])[:3] == ["answer_correct", "wrong", "abstained_correctly"]
+    scores = {item["id"]: item["scores"] for item in report["items"]}
+    assert scores["right"]["answer_correct"] == 1.0 and scores["right"]["wrong"] == 0.0
+    # Answered (as the first item was) but without the key: wrong, however wordy.
+    assert scores["wrong-key"]["answered"] == 1.0
+    assert (scores["wrong-key"]["answer_correct"], scores["wrong-key"]["wrong"]) == (0.0, 1.0)
+    # An unanswerable question is right only when abstained on.
+    unanswerable = scores["unanswerable"]
+    assert "answer_correct" not in unanswerable
+    assert unanswerable["abstained_correctly"] == 1.0 - unanswerable["answered"]
+    assert unanswerable["wrong"] == unanswerable["answered"]
+
+
 def test_eval_command_exits_1_when_a_gate_fails_and_writes_junit(tmp_path):
     golden = tmp_path / "golden.jsonl"
     golden.write_text(
