@@ -451,8 +451,17 @@ def _trace(answer) -> str:
     for call in answer.models_tried:
         detail = f" ({call['detail']})" if call["detail"] else ""
         lines.append(f"   tried {call['model']}: {call['outcome']}{detail}")
-    if answer.verification and "score" in answer.verification:
-        lines.append(f"   verification: {answer.verification['score']}")
+    verification = answer.verification or {}
+    if "score" in verification:
+        unsupported = "; ".join(verification.get("unsupported") or []) or "-"
+        lines.append(f"   verification: {verification['score']}; unsupported: {unsupported}")
+    if "abstain_reason" in verification:
+        lines.append(
+            f"   abstained ({verification['abstain_reason']}): {verification.get('reason', '')}"
+        )
+    rejected = verification.get("rejected")
+    if rejected:
+        lines.append(f"   rejected draft of {rejected['model']}: {rejected['draft']!r}")
     lines.append(
         f"   tokens: {answer.tokens['prompt']} in, {answer.tokens['completion']} out; "
         f"cost: {answer.cost:.6f}; trace: {answer.trace_id}"

@@ -413,6 +413,7 @@ class QAPipeline:
                 answer,
                 f"no passage is relevant enough ({best}; retrieval.min_similarity is "
                 f"{gate.min_similarity})",
+                kind="no_relevant_passage",
             )
             return
         if self._injections is not None:
@@ -423,7 +424,10 @@ class QAPipeline:
             relevant = screened["documents"]
             if not relevant:
                 self._abstain(
-                    question, answer, "the relevant passages only held instructions to the model"
+                    question,
+                    answer,
+                    "the relevant passages only held instructions to the model",
+                    kind="no_relevant_passage",
                 )
                 return
         if route.answer_style == "short":
@@ -447,7 +451,7 @@ class QAPipeline:
                 "escalated to the next model"
             )
             answer.models_tried.append(ModelCall(remaining.pop(0), "skipped", reason).to_dict())
-        best: tuple[float, str, dict[str, Any], Any] | None = None
+        best: tuple[float, str, dict[str, Any], Any, str] | None = None
         failures: list[str] = []
         while remaining:
             with timing.stage("generate"):
@@ -472,7 +476,7 @@ class QAPipeline:
                 check = self._judge(question, result.reply, documents, check, answer, budget)
             score = check["score"] if cited.meta["supported"] else 0.0
             if best is None or score > best[0]:
-                best = (score, result.model, check, (cited, result.value))
+                best = (score, result.model, check, (cited, result.value), result.reply)
             if check["supported"] and cited.meta["supported"]:
                 break
             weak_answer = ModelCall(
@@ -486,23 +490,29 @@ class QAPipeline:
         over_budget = bool(failures) and all("over budget" in line for line in failures)
         if best is None:
             if over_budget:
-                self._abstain(question, answer, "the request's budget is spent")
+                self._abstain(question, answer, "the request's budget is spent", kind="budget")
                 return
             raise AllModelsFailedError(failures or [r for _, r in plan.skipped])
-        score, model, check, (cited, value) = best
+        score, model, check, (cited, value), draft = best
         answer.verification = {
             "score": round(score, 4),
             "threshold": self.settings.verification.threshold,
-            "unsupported": check["unsupported"],
+            # An answer refused without a sentence the verifier faulted (no citation held, or
+            # the whole answer scored low): the whole draft is what could not be supported.
+            "unsupported": check["unsupported"]
+            or ([] if check["supported"] and cited.meta["supported"] else [draft]),
         }
         if "judge" in check:
             answer.verification["judge"] = check["judge"]
         if not (check["supported"] and cited.meta["supported"]):
             answer.model = model
             why = f"the best answer scored {score:.2f} in verification"
+            if not cited.meta["supported"]:
+                why += " (no sentence of it could be cited to a passage)"
             if over_budget:
                 why += "; the request's budget is spent"
-            self._abstain(question, answer, why)
+            answer.verification["rejected"] = {"model": model, "draft": draft, "why": why}
+            self._abstain(question, answer, why, kind="unverified", passages=relevant)
             return
         answer.model = model
         answer.answer = cited.data
@@ -510,15 +520,7 @@ class QAPipeline:
         answer.supported = True
         answer.decision = "pass"
         answer.citations = [
-            Citation(
-                number=number,
-                source=source_name(doc.meta),
-                page=doc.meta.get("page"),
-                section=doc.meta.get("section", ""),
-                snippet=(doc.content or "")[:SNIPPET_CHARS],
-                score=doc.meta.get("similarity"),
-            )
-            for number, doc in enumerate(cited.documents, start=1)
+            _citation(number, doc) for number, doc in enumerate(cited.documents, start=1)
         ]
 
     def _focus(self, question: str, documents: list[Document]) -> list[Document]:
@@ -666,17 +668,37 @@ class QAPipeline:
             answer.tokens["completion"] += call.completion_tokens
         return result
 
-    def _abstain(self, question: str, answer: Answer, reason: str) -> None:
-        answer.answer = ABSTAIN
+    def _abstain(
+        self,
+        question: str,
+        answer: Answer,
+        reason: str,
+        kind: str,
+        passages: list[Document] | None = None,
+    ) -> None:
+        """Answer that there is no answer, and why (`abstain_reason` in the trace).
+
+        "The documents do not say." only when no passage was relevant (`kind`
+        "no_relevant_passage"; "budget" when the budget ran out first); when relevant
+        `passages` were found but no answer could be verified ("unverified"), the answer says
+        so and quotes the most relevant passage, cited, for the reader to judge.
+        """
         answer.decision = "abstain"
         answer.supported = False
+        answer.answer = ABSTAIN
+        if passages:
+            best = passages[0]
+            answer.answer = (
+                "I could not verify an answer; the most relevant passage is: "
+                f"\u201c{_quote(best)}\u201d [1]"
+            )
+            answer.citations = [_citation(1, best)]
         if answer.verification is None:
-            answer.verification = {"reason": reason}
-        else:
-            answer.verification["reason"] = reason
+            answer.verification = {}
+        answer.verification.update(reason=reason, abstain_reason=kind)
         if self.settings.handoff.offer_on_abstain:
             answer.handoff_offered = True
-            answer.answer = f"{ABSTAIN} {self.settings.handoff.offer_message}"
+            answer.answer = f"{answer.answer} {self.settings.handoff.offer_message}"
 
     def _hand_off(
         self, request: "_Request", intent: str | None, reason: str, answer: Answer
@@ -722,6 +744,33 @@ def _query_embedder(settings: Settings, model_path: str) -> Any:
         cache_dir=str(model_cache()),
         precision=settings.embedding.onnx_precision,
     )
+
+
+def _citation(number: int, document: Document) -> Citation:
+    return Citation(
+        number=number,
+        source=source_name(document.meta),
+        page=document.meta.get("page"),
+        section=document.meta.get("section", ""),
+        snippet=(document.content or "")[:SNIPPET_CHARS],
+        score=document.meta.get("similarity"),
+    )
+
+
+def _quote(document: Document) -> str:
+    """A passage on one line without its title lines, cut after its last whole sentence
+    within SNIPPET_CHARS (or at a word, with an ellipsis, when its first sentence is longer)."""
+    titles = set((document.meta.get("section") or "").split(" > "))
+    lines = (document.content or "").split("\n")
+    body = [line for line in lines if line.strip() not in titles] or lines
+    flat = " ".join(" ".join(body).split())
+    if len(flat) <= SNIPPET_CHARS:
+        return flat
+    head = flat[:SNIPPET_CHARS]
+    end = max(head.rfind(". "), head.rfind("? "), head.rfind("! "))
+    if end > 0:
+        return head[: end + 1]
+    return head.rsplit(" ", 1)[0] + "\u2026"
 
 
 def _record_skips(answer: Answer, skipped: list[tuple[str, str]]) -> None:

