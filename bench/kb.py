@@ -8,8 +8,11 @@ identifier to use, e.g. `Depends`), `yes_no`, `number_unit` ("30 days") and `una
 
 The three folders are ingested into a scratch data directory (`--data-dir`, kept between
 runs, so a second run only checks that nothing changed) with the default settings; then, for
-each configuration of `retrieval.fusion` (rrf, score) x `routes.question.answer_style`
-(sentence, the default, and short), `docent eval`'s scorer asks every question through the
+each configuration of retrieval (`rrf`: RRF over the top 10 of each list; `rrf100`: over the
+top 100, `retrieval.prefetch: 100`; `score`: score fusion) x answers (`extractive`, the
+shipped model's default: a span of the documents; `sentence` and `short`: the model writing
+freely, `generation: generative`, in that answer style), `docent eval`'s scorer asks every
+question through the
 full query pipeline and prints, overall and per type:
 - right: answerable questions answered with a key answer in the answer (whole words, SQuAD
   normalisation: `evaluation.metrics.answer_correct`);
@@ -21,7 +24,7 @@ shares near 0 or 1); then retrieval hit@5 (a kept passage comes from a cited pag
 seconds per question, p50 (scoring included).
 
 Usage:
-    .venv/bin/python bench/kb.py [--configs rrf-sentence,rrf-short,score-sentence,score-short]
+    .venv/bin/python bench/kb.py [--configs rrf-extractive,rrf100-extractive,...]
         [--limit N] [--data-dir /tmp/docent-kb] [--json]
 """
 
@@ -48,11 +51,14 @@ FOLDERS = (
     REPO / "samples" / "handbook",
     REPO / "samples" / "support",
 )
-CONFIGS = {
-    f"{fusion}-{style}": (fusion, style)
-    for fusion in ("rrf", "score")
-    for style in ("sentence", "short")
-}
+# Retrieval: RRF over the top 10 of each list (Qdrant's own prefetch), RRF over the top 100,
+# score fusion. Answers: extractive (the default for the shipped model), or the model
+# writing freely (generation: generative) in the sentence or the short style.
+FUSIONS = {"rrf": ("rrf", 10), "rrf100": ("rrf", 100), "score": ("score", 10)}
+MODES = ("extractive", "sentence", "short")
+CONFIGS = {f"{fusion}-{mode}": (fusion, mode) for fusion in FUSIONS for mode in MODES}
+SHIPPED = "rrf-extractive"
+DEFAULT_CONFIGS = ("rrf-extractive", "rrf100-extractive", "score-extractive", "rrf-sentence")
 TYPES = ("fact", "howto_code", "yes_no", "number_unit", "unanswerable")
 Z95 = 1.959964
 
@@ -61,8 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--configs",
-        default=",".join(CONFIGS),
-        help=f"fusion-style pairs to run, comma separated (of {', '.join(CONFIGS)})",
+        default=",".join(DEFAULT_CONFIGS),
+        help=f"retrieval-answers pairs to run, comma separated (of {', '.join(CONFIGS)})",
     )
     parser.add_argument("--limit", type=int, help="only N questions, evenly spread over the set")
     parser.add_argument(
@@ -84,12 +90,17 @@ def main() -> None:
     _ingest(args.data_dir)
     results = {}
     for name in names:
-        fusion, style = CONFIGS[name]
+        fusion, mode = CONFIGS[name]
+        kind, prefetch = FUSIONS[fusion]
+        generation = "extractive" if mode == "extractive" else "generative"
         settings = Settings.model_validate(
             {
                 "data_dir": str(args.data_dir),
-                "retrieval": {"fusion": fusion},
-                "routes": {"question": {"answer_style": style}},
+                "retrieval": {"fusion": kind, "prefetch": prefetch},
+                "models": {"gemma-3-270m": {"generation": generation}},
+                "routes": {
+                    "question": {"answer_style": "sentence" if mode == "extractive" else mode}
+                },
             }
         )
         qa = QAPipeline.from_settings(settings)
@@ -99,7 +110,7 @@ def main() -> None:
         finally:
             qa.close()
         results[name] = _summarise(report, types)
-        results[name].update(fusion=fusion, answer_style=style)
+        results[name].update(fusion=kind, prefetch=prefetch, answers=mode)
         if not args.json:
             _print(name, results[name])
     if args.json:
@@ -214,10 +225,10 @@ def _cell(share: dict[str, float]) -> str:
 
 
 def _print(name: str, result: dict) -> None:
-    default = " (shipped default)" if name == "rrf-sentence" else ""
+    default = " (shipped default)" if name == SHIPPED else ""
     print(
-        f"\n{name}: retrieval.fusion={result['fusion']}, "
-        f"answer_style={result['answer_style']}{default}; 95 % Wilson intervals"
+        f"\n{name}: retrieval.fusion={result['fusion']} (prefetch {result['prefetch']}), "
+        f"answers {result['answers']}{default}; 95 % Wilson intervals"
     )
     print(f"  {'type':<13}{'n':>4}  {'right':<18}{'wrong':<18}{'abstained':<18}unanswerable abst.")
     rows = {"all": result["all"], **result["by_type"]}

@@ -10,12 +10,17 @@ Gemma 3 270M, citations, verification) and scores it:
   gold answers;
 - the gate's decisions (pass or abstain) and seconds per question.
 
-Both answer styles of the rag route run on the same store: "sentence" (the default, a cited
-sentence) and "short" (the span answering a factoid question, from the retrieved sentence most
-like it). Prints the figures with bootstrap 95 % intervals. Target: token F1 >= 0.50.
+The answer modes run on the same store: "extractive" (the default for the shipped model: a
+span of the five sentences most like the question, shown only when it is theirs; scored by
+that span), and the model writing freely (`generation: generative`) in the "sentence" style (a
+cited sentence) or the "short" style (the span answering a factoid question, from the
+retrieved sentence most like it). Prints the figures with bootstrap 95 % intervals and the
+share of answered questions that are wrong (no gold answer in the claimed answer). Target:
+token F1 >= 0.55 with wrong answers <= 10 % of those answered.
 
 Usage:
-    .venv/bin/python bench/xquad.py [--data ../shared/data/xquad_en] [--styles sentence,short]
+    .venv/bin/python bench/xquad.py [--data ../shared/data/xquad_en]
+        [--modes extractive,sentence,short]
         [--sample N] [-o runs.json]
 """
 
@@ -35,16 +40,16 @@ from pipelines.evaluate import evaluate
 from pipelines.qa import QAPipeline
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET_F1 = 0.50
+TARGET_F1 = 0.55
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data/xquad_en")
     parser.add_argument(
-        "--styles",
-        default="sentence,short",
-        help="answer styles of the rag route to compare (routes.question.answer_style)",
+        "--modes",
+        default="extractive,short",
+        help="answer modes to compare: extractive, sentence, short (generative styles)",
     )
     parser.add_argument("--sample", type=int, help="only N questions, evenly spread")
     parser.add_argument("-o", "--output", type=Path, help="write the reports as JSON")
@@ -70,9 +75,16 @@ def main() -> None:
             f"XQuAD en: {len(paragraphs)} paragraphs ingested in "
             f"{time.perf_counter() - started:.1f} s; {len(items)} questions"
         )
-        for style in args.styles.split(","):
+        for style in args.modes.split(","):
+            generative = style != "extractive"
             settings = Settings.model_validate(
-                {"data_dir": folder, "routes": {"question": {"answer_style": style}}}
+                {
+                    "data_dir": folder,
+                    "models": {
+                        "gemma-3-270m": {"generation": "generative" if generative else "extractive"}
+                    },
+                    "routes": {"question": {"answer_style": style if generative else "sentence"}},
+                }
             )
             qa = QAPipeline.from_settings(settings)
             qa.warm_up()
@@ -99,7 +111,7 @@ def _print(style: str, report: dict) -> None:
     decisions = collections.Counter(item["decision"] for item in report["items"])
     seconds = sorted(item["seconds"] for item in report["items"])
     summary = report["summary"]
-    print(f"answer style {style!r}:")
+    print(f"answers {style!r}:")
     for metric in ("retrieval_hit", "exact_match", "token_f1", "rouge_l", "answered"):
         s = summary[metric]
         label = "retrieval hit@5" if metric == "retrieval_hit" else metric
@@ -109,6 +121,14 @@ def _print(style: str, report: dict) -> None:
         f"mean {sum(seconds) / len(seconds):.2f} (scoring included)"
     )
     print(f"  gate decisions     {dict(decisions)}")
+    answered = [i for i in report["items"] if i["scores"]["answered"]]
+    wrong = sum(
+        1 for i in answered if i["scores"]["exact_match"] == 0 and i["scores"]["token_f1"] < 0.5
+    )
+    share = wrong / len(answered) if answered else 0.0
+    print(
+        f"  wrong (F1 < 0.5) of answered: {share:.3f} ({wrong} of {len(answered)}); target <= 0.10"
+    )
     f1 = summary["token_f1"]["mean"]
     print(f"  target token F1 >= {TARGET_F1}: {'met' if f1 >= TARGET_F1 else 'NOT met'}")
 

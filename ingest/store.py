@@ -134,9 +134,17 @@ def sparse_retriever(
     return QdrantSparseEmbeddingRetriever(document_store=store, top_k=top_k, return_embedding=True)
 
 
-def hybrid_retriever(store: Store, top_k: int) -> EdgeHybridRetriever | QdrantHybridRetriever:
-    """The hybrid (RRF over the top 10 of each search) retriever for the store's kind,
-    returning embeddings."""
+def hybrid_retriever(
+    store: Store, top_k: int, prefetch: int = 10
+) -> EdgeHybridRetriever | QdrantHybridRetriever | None:
+    """The hybrid (RRF over the top `prefetch` of each search) retriever for the store's
+    kind, returning embeddings. Qdrant's own hybrid query (local mode, a server) always fuses
+    its top 10: a store of those kinds with another `prefetch` gets None; fuse its dense and
+    sparse retrievers with `RankFusion` instead."""
     if isinstance(store, EdgeDocumentStore):
-        return EdgeHybridRetriever(document_store=store, top_k=top_k, return_embedding=True)
+        return EdgeHybridRetriever(
+            document_store=store, top_k=top_k, prefetch=prefetch, return_embedding=True
+        )
+    if prefetch != 10:
+        return None
     return QdrantHybridRetriever(document_store=store, top_k=top_k, return_embedding=True)

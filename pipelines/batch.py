@@ -2,16 +2,24 @@
 
 Each job is a list of `(id, item)` and a function from item to record, handed to
 `ingest.batch_runner.BatchRunner`, which writes the records, resumes and lists failures.
+
+Summaries and extraction follow the answers' rule: a model marked `generation: generative`
+writes them freely; with only extractive models (the shipped one), a summary is the
+document's most central sentences, in order, with their pages, and each extracted field is a
+span of the document that the model picked (or null), never text of its own.
 """
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+from haystack import Document
 
 from components.errors import ConfigError, DocentError, UnreadableFileError
+from components.generation.central_sentences import CentralSentences
 from components.shipped_models import embedding_model_path
 from ingest.parsing import FileParser
 from ingest.sources import find_sources
@@ -24,8 +32,13 @@ FIELDS = {
     "ask": ["id", "question", "answer", "decision", "citations", "model", "cost"],
     "summarise": ["id", "summary", "model", "cost"],
     "classify": ["id", "intent", "confidence", "runner_up", "runner_up_confidence"],
-    "extract": ["id", "data", "model", "cost"],
+    "extract": ["id", "data", "evidence", "model", "cost"],
 }
+# Columns of a task's own that a schema field must not take over in CSV output.
+_RESERVED = {"id", "data", "evidence", "model", "cost"}
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
+# A document's chunks an extractive task reads, at most.
+DOCUMENT_CHUNKS = 200
 # A document's text is cut to this many characters before it goes into a prompt.
 DOCUMENT_CHARS = 3000
 
@@ -100,19 +113,117 @@ def make_task(
         chunking=settings.chunking,
         tokenizer=embedding_model_path(settings.embedding.model),
     )
+    writers = generative_models(settings, "extract" if task == "extract" else "answer")
+    summariser = CentralSentences(
+        model=embedding_model_path(settings.embedding.model), backend=settings.embedding.backend
+    )
 
     def run(path: Path) -> dict[str, Any]:
-        text = _text(parse, path)
         if task == "classify":
-            return qa.classify(text)
+            return qa.classify(_text(parse, path))
         if task == "summarise":
-            answer = qa.complete(prompts.SUMMARISE.format(text=text))
-            return {"summary": answer.answer.strip(), "model": answer.model, "cost": answer.cost}
-        prompt = prompts.EXTRACT_DOCUMENT.format(schema=json.dumps(schema), text=text)
-        answer = qa.complete(prompt, json_schema=schema)
-        return {"data": answer.data, "model": answer.model, "cost": answer.cost}
+            if writers:
+                answer = qa.complete(
+                    prompts.SUMMARISE.format(text=_text(parse, path)), models=writers
+                )
+                summary = answer.answer.strip()
+                return {"summary": summary, "model": answer.model, "cost": answer.cost}
+            found = summariser.run(documents=_chunks(parse, path))
+            return {
+                "summary": found["summary"],
+                "sentences": found["sentences"],
+                "model": None,
+                "cost": 0.0,
+            }
+        if writers:
+            prompt = prompts.EXTRACT_DOCUMENT.format(
+                schema=json.dumps(schema), text=_text(parse, path)
+            )
+            answer = qa.complete(prompt, json_schema=schema, models=writers)
+            return _flat({"data": answer.data, "model": answer.model, "cost": answer.cost})
+        return _flat(extract_spans(qa, schema or {}, _chunks(parse, path)))
 
     return run
+
+
+def generative_models(settings: Settings, needs: str) -> list[str]:
+    """The models with capability `needs` that write freely (`generation: generative`)."""
+    return [
+        name
+        for name, model in settings.models.items()
+        if needs in model.capabilities and not model.extractive
+    ]
+
+
+def fields(task: str, output: Path, schema: dict | None = None) -> list[str]:
+    """The record keys a task writes: in CSV, each field of an extraction schema gets its own
+    column (a field named like a column of the task's own is prefixed "data.")."""
+    if task != "extract" or output.suffix.lower() != ".csv" or not schema:
+        return FIELDS[task]
+    names = [_column(name) for name in (schema.get("properties") or {})]
+    return ["id", *names, "model", "cost"]
+
+
+def extract_spans(qa: QAPipeline, schema: dict, chunks: list[Document]) -> dict[str, Any]:
+    """Each field of `schema` as a span of `chunks` that the model picked, converted to the
+    field's type, or None; with the sentence, source and page each value was read from."""
+    data: dict[str, Any] = {}
+    evidence: dict[str, Any] = {}
+    models: list[str] = []
+    cost = 0.0
+    for name, spec in (schema.get("properties") or {}).items():
+        answer = qa.answer_from(_field_question(name, spec), chunks)
+        cost += answer.cost
+        picked = (answer.verification or {}).get("extractive", {})
+        value = None
+        if answer.decision == "pass" and picked:
+            value = _typed(picked.get("span") or "", picked.get("method"), spec)
+        data[name] = value
+        if value is not None:
+            cited = answer.citations[0]
+            evidence[name] = {"sentence": picked.get("sentence"), "page": cited.page}
+            models.append(answer.model or "")
+    model = ", ".join(sorted(set(models))) or None
+    return {"data": data, "evidence": evidence, "model": model, "cost": round(cost, 8)}
+
+
+def _field_question(name: str, spec: dict) -> str:
+    """The question that asks for a schema field: its description ("The invoice's total")
+    as "What is the invoice's total?", or its name ("warehouse_city": "What is the warehouse
+    city?"); a description that is a question already is asked as it is."""
+    description = str(spec.get("description") or "").strip()
+    if description.endswith("?"):
+        return description
+    if description:
+        return f"What is {description[0].lower()}{description[1:].rstrip('.')}?"
+    return f"What is the {name.replace('_', ' ')}?"
+
+
+def _typed(span: str, method: str | None, spec: dict) -> Any:
+    """`span` as a value of the field's JSON type, or None when it cannot be one."""
+    kinds = spec.get("type", "string")
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds)
+    if method == "polarity":
+        return {"Yes": True, "No": False}.get(span) if "boolean" in kinds else None
+    if "enum" in spec:
+        return next((o for o in spec["enum"] if str(o).lower() in span.lower()), None)
+    if kinds & {"integer", "number"}:
+        number = _NUMBER.search(span)
+        if number is None:
+            return None
+        value = float(number.group(0).replace(",", ""))
+        return int(value) if "integer" in kinds and value.is_integer() else value
+    return span if "string" in kinds else None
+
+
+def _column(name: str) -> str:
+    return f"data.{name}" if name in _RESERVED else name
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with each extracted field also under its CSV column."""
+    data = record.get("data") or {}
+    return {**record, **{_column(k): v for k, v in data.items()}}
 
 
 def load_schema(path: Path) -> dict:
@@ -160,11 +271,15 @@ def _ask(qa: QAPipeline, question: str, tenant: str | None) -> dict[str, Any]:
     }
 
 
-def _text(parse: FileParser, path: Path) -> str:
+def _chunks(parse: FileParser, path: Path) -> list[Document]:
     parsed = parse(path)
     if parsed.reason:
         raise UnreadableFileError(str(path), parsed.reason)
-    text = "\n\n".join(chunk.content for chunk in parsed.chunks)
-    if not text.strip():
+    if not any((chunk.content or "").strip() for chunk in parsed.chunks):
         raise DocentError(f"{path}: no text to work on")
+    return parsed.chunks[:DOCUMENT_CHUNKS]
+
+
+def _text(parse: FileParser, path: Path) -> str:
+    text = "\n\n".join(chunk.content or "" for chunk in _chunks(parse, path))
     return text[:DOCUMENT_CHARS]

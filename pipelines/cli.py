@@ -607,13 +607,15 @@ def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **o
     from tqdm import tqdm
 
     from ingest.batch_runner import BatchRunner
-    from pipelines.batch import FIELDS, check_workers, make_task
+    from pipelines.batch import check_workers, fields, make_task
     from pipelines.qa import QAPipeline
 
     settings = _settings(config)
     check_workers(settings, workers)
     items = items_of()
-    runner = BatchRunner(output, fields=FIELDS[task], workers=workers)
+    runner = BatchRunner(
+        output, fields=fields(task, Path(output), options.get("schema")), workers=workers
+    )
     qa = QAPipeline.from_settings(settings)
     bar = None
 

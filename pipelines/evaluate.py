@@ -282,25 +282,29 @@ def _score(
     try:
         answer = qa.ask(item.question)
         reply, decision = answer.answer, answer.decision
+        # An extractive answer claims its span; the sentence it quotes is the evidence, and
+        # is not scored as the answer (a wrong span would pass on a right sentence).
+        claimed = ((answer.verification or {}).get("extractive") or {}).get("span")
         retrieved = qa.search(item.question)
     except DocentError as e:
-        reply, decision, retrieved = "", "error", []
+        reply, decision, retrieved, claimed = "", "error", [], None
         record["error"] = str(e)
     sources = [d.meta.get("source", "") for d in retrieved]
     answered = decision not in ("abstain", "error")
     scores: dict[str, float] = {"answered": float(answered)}
     # The citation markers are not part of the answer's text.
     text = strip_citations(reply).strip()
+    short = claimed if claimed and answered else text
     if item.answers:
-        correct = answered and bool(answer_correct(text, item.answers))
+        correct = answered and bool(answer_correct(short, item.answers))
         scores["answer_correct"] = float(correct)
         scores["wrong"] = float(answered and not correct)
     if item.unanswerable:
         scores["abstained_correctly"] = float(not answered)
         scores["wrong"] = float(answered)
     if item.references:
-        scores["exact_match"] = exact_match(text, item.references)
-        scores["token_f1"] = token_f1(text, item.references)
+        scores["exact_match"] = exact_match(short, item.references)
+        scores["token_f1"] = token_f1(short, item.references)
     if item.reference_ids:
         scores["retrieval_hit"] = float(
             any(_same_source(s, ref) for s in sources for ref in item.reference_ids)

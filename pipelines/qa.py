@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -19,7 +18,10 @@ from components.embedding.onnx_embedders import OnnxTextEmbedder
 from components.errors import AllModelsFailedError, ConfigError, DocentError, StoreError
 from components.gates.audit_log import AuditLog
 from components.generation.cited_answer_builder import ABSTAIN, CitedAnswerBuilder
+from components.generation.extractive_answer_builder import ExtractiveAnswerBuilder
 from components.generation.fallback_generator import Budget, ChainResult, ModelCall
+from components.generation.sentence_selector import SentenceSelector
+from components.retrieval.rank_fusion import RankFusion
 from components.retrieval.relevance_filter import RelevanceFilter
 from components.retrieval.score_fusion import ScoreFusion
 from components.routing.handoff_desk import HandoffDesk
@@ -29,7 +31,6 @@ from components.shipped_models import (
     embedding_dimension,
     embedding_model_path,
     model_cache,
-    sentence_encoder,
 )
 from components.sources import source_name
 from components.verification.support_verifier import SupportVerifier
@@ -48,8 +49,6 @@ logger = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 300
 OUT_OF_SCOPE = "out_of_scope"
-# Where a sentence starts: after . ! or ?, white space, then a capital, digit or quote.
-_SENTENCE_START = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 REFUSAL = "Sorry, I can only help with questions about our products and services."
 
 
@@ -88,24 +87,32 @@ class QAPipeline:
         retrieval = settings.retrieval
         self._embed_dense = _query_embedder(settings, embedder_path)
         self._embed_sparse = Bm25SparseTextEmbedder(language=settings.sparse.language)
-        # Hybrid retrieval fuses in the store (RRF); score fusion fuses the two lists here.
-        self._hybrid = hybrid_retriever(store, retrieval.top_k)
-        self._fusion: tuple[Any, Any, ScoreFusion] | None = None
-        if retrieval.fusion == "score":
-            self._fusion = (
-                dense_retriever(store, retrieval.candidates),
-                sparse_retriever(store, retrieval.candidates),
+        # RRF fuses in the store's hybrid search where it can be given the prefetch depth;
+        # score fusion, and RRF of a store that cannot, fuse the two lists here.
+        self._hybrid = None
+        if retrieval.fusion == "rrf":
+            self._hybrid = hybrid_retriever(store, retrieval.top_k, retrieval.prefetch)
+        self._fusion: tuple[Any, Any, Any] | None = None
+        if self._hybrid is None:
+            score = retrieval.fusion == "score"
+            depth = retrieval.candidates if score else retrieval.prefetch
+            fusion = (
                 ScoreFusion(
                     weights=retrieval.fusion_weights,
                     group_by=retrieval.fusion_group_by,
                     top_k=retrieval.top_k,
-                ),
+                )
+                if score
+                else RankFusion(top_k=retrieval.top_k)
             )
+            self._fusion = (dense_retriever(store, depth), sparse_retriever(store, depth), fusion)
         self._relevance = RelevanceFilter(
             min_similarity=settings.retrieval.min_similarity,
             max_gap=settings.retrieval.max_similarity_gap,
         )
         self._cite = CitedAnswerBuilder(language=settings.sparse.language)
+        self._selector = SentenceSelector(model=embedder_path, backend=settings.embedding.backend)
+        self._extract = ExtractiveAnswerBuilder(language=settings.sparse.language)
         self._verifier = SupportVerifier(
             model=embedder_path,
             backend=settings.embedding.backend,
@@ -151,6 +158,7 @@ class QAPipeline:
         """Load every model now rather than on the first request."""
         self._embed_dense.warm_up()
         self._verifier.warm_up()
+        self._selector.warm_up()
         if self._classifier is not None:
             self._classifier.warm_up()
         self.registry.warm_up()
@@ -430,27 +438,80 @@ class QAPipeline:
                     kind="no_relevant_passage",
                 )
                 return
-        if route.answer_style == "short":
-            with timing.stage("focus"):
-                relevant = self._focus(question, relevant)
+        skip_first = None
+        if weak:
+            skip_first = (
+                f"retrieval {top:.2f} below retrieval.escalate_below {gate.escalate_below}: "
+                "escalated to the next model"
+            )
+        self._answer_from(route, question, relevant, answer, budget, relay, skip_first)
+
+    def answer_from(self, question: str, documents: list[Document]) -> Answer:
+        """Answer `question` from the given `documents` (chunks of one file, say), as the rag
+        route answers from retrieved ones: no retrieval, the same models, extractive or
+        verified; for batch extraction. `answer.verification["extractive"]["span"]` holds
+        the span an extractive model picked.
+
+        Raises:
+            AllModelsFailedError: every model that could answer failed or was skipped.
+        """
+        answer = Answer(question, "", [], False, trace_id=uuid.uuid4().hex)
+        budget = Budget(self.settings.budget.max_tokens, self.settings.budget.max_cost)
+        route = RouteSettings(type="rag")
+        try:
+            if documents:
+                self._answer_from(route, question, documents, answer, budget, None)
+            else:
+                self._abstain(question, answer, "no text to answer from", "no_relevant_passage")
+        finally:
+            answer.cost = round(budget.cost, 8)
+        return answer
+
+    def _answer_from(
+        self,
+        route: RouteSettings,
+        question: str,
+        relevant: list[Document],
+        answer: Answer,
+        budget: Budget,
+        relay: StreamRelay | None,
+        skip_first: str | None = None,
+    ) -> None:
+        """Pack `relevant`, generate, cite and verify (or anchor an extractive model's span);
+        escalate weak answers; abstain when nothing is left. With `skip_first` (why), the
+        first model of the plan is skipped for the next when there is one."""
+        names = route.models or list(self.registry.cards)
+        # A small model picks a span of the best sentences; only the documents' words show.
+        extractive = (
+            set()
+            if route.json_schema is not None
+            else {name for name in names if self.settings.models[name].extractive}
+        )
+        sentences: list[Document] = []
+        if extractive or route.answer_style == "short":
+            with timing.stage("select"):
+                sentences = self._selector.run(question=question, documents=relevant)["documents"]
         packs: dict[str, dict[str, Any]] = {}
         with timing.stage("pack"):
-            for name in route.models or self.registry.cards:
-                pack = self.registry.packers[name].run(
-                    question=question, documents=relevant, style=route.answer_style
-                )
+            for name in names:
+                packer = self.registry.packers[name]
+                if name in extractive:
+                    pack = packer.run(question=question, documents=sentences, style="short")
+                elif route.answer_style == "short":
+                    # A small model finds a short answer far more often in one sentence than
+                    # in a whole passage (bench/xquad.py).
+                    best = max(sentences, key=lambda d: d.meta.get("sentence_score", 0.0))
+                    pack = packer.run(question=question, documents=[best], style="short")
+                else:
+                    pack = packer.run(question=question, documents=relevant, style="sentence")
                 if pack["documents"]:
                     packs[name] = pack
         tokens = {name: pack["prompt_tokens"] for name, pack in packs.items()}
         plan = self.registry.router.plan(route.needs, tokens, route.models)
         _record_skips(answer, plan.skipped)
         remaining = list(plan.order)
-        if weak and len(remaining) > 1:
-            reason = (
-                f"retrieval {top:.2f} below retrieval.escalate_below {gate.escalate_below}: "
-                "escalated to the next model"
-            )
-            answer.models_tried.append(ModelCall(remaining.pop(0), "skipped", reason).to_dict())
+        if skip_first is not None and len(remaining) > 1:
+            answer.models_tried.append(ModelCall(remaining.pop(0), "skipped", skip_first).to_dict())
         best: tuple[float, str, dict[str, Any], Any, str] | None = None
         failures: list[str] = []
         while remaining:
@@ -461,17 +522,26 @@ class QAPipeline:
                     budget,
                     json_schema=route.json_schema,
                     prompt_tokens=tokens,
-                    on_event=relay,
+                    # A small model's words are not shown, not even as a draft.
+                    on_event=None if remaining[0] in extractive else relay,
                 )
             failures += result.reasons
             if result.reply is None:
                 break
             remaining = remaining[remaining.index(result.model) + 1 :]
             documents = packs[result.model]["documents"]
-            with timing.stage("cite"):
-                cited = self._cite.run(query=question, replies=[result.reply], documents=documents)
-            cited = cited["answers"][0]
-            check = self._verify(route, question, result.reply, documents)
+            if result.model in extractive:
+                with timing.stage("cite"):
+                    cited = self._extract.run(
+                        query=question, replies=[result.reply], documents=documents
+                    )["answers"][0]
+                check = _extracted(cited)
+            else:
+                with timing.stage("cite"):
+                    cited = self._cite.run(
+                        query=question, replies=[result.reply], documents=documents
+                    )["answers"][0]
+                check = self._verify(route, question, result.reply, documents)
             if check["supported"] and self.settings.verification.judge_model:
                 check = self._judge(question, result.reply, documents, check, answer, budget)
             score = check["score"] if cited.meta["supported"] else 0.0
@@ -502,17 +572,23 @@ class QAPipeline:
             "unsupported": check["unsupported"]
             or ([] if check["supported"] and cited.meta["supported"] else [draft]),
         }
-        if "judge" in check:
-            answer.verification["judge"] = check["judge"]
+        for key in ("judge", "extractive"):
+            if key in check:
+                answer.verification[key] = check[key]
         if not (check["supported"] and cited.meta["supported"]):
             answer.model = model
-            why = f"the best answer scored {score:.2f} in verification"
-            if not cited.meta["supported"]:
+            if "extractive" in check:
+                why = "the model's reply is not a span of the selected sentences"
+            else:
+                why = f"the best answer scored {score:.2f} in verification"
+            if not cited.meta["supported"] and "extractive" not in check:
                 why += " (no sentence of it could be cited to a passage)"
             if over_budget:
                 why += "; the request's budget is spent"
             answer.verification["rejected"] = {"model": model, "draft": draft, "why": why}
-            self._abstain(question, answer, why, kind="unverified", passages=relevant)
+            # The sentence most like the question says more than the best passage's start.
+            quoted = sorted(sentences, key=lambda d: -d.meta.get("sentence_score", 0.0)) or relevant
+            self._abstain(question, answer, why, kind="unverified", passages=quoted)
             return
         answer.model = model
         answer.answer = cited.data
@@ -522,30 +598,6 @@ class QAPipeline:
         answer.citations = [
             _citation(number, doc) for number, doc in enumerate(cited.documents, start=1)
         ]
-
-    def _focus(self, question: str, documents: list[Document]) -> list[Document]:
-        """The one sentence of the relevant chunks most like the question (title lines left
-        out), as a chunk of its own with its chunk's metadata: a small model finds a short
-        answer far more often in one sentence than in a whole passage (bench/xquad.py)."""
-        sentences = [
-            (document, sentence)
-            for document in documents
-            for line in (document.content or "").split("\n")
-            if line.strip() not in (document.meta.get("section") or "").split(" > ")
-            for sentence in _SENTENCE_START.split(line.strip())
-            if len(sentence.split()) >= 3
-        ]
-        if not sentences:
-            return documents
-        encoder = sentence_encoder(
-            embedding_model_path(self.settings.embedding.model), self.settings.embedding.backend
-        )
-        vectors = encoder.encode(
-            [question] + [s for _, s in sentences], normalize_embeddings=True, batch_size=64
-        )
-        best = int((vectors[1:] @ vectors[0]).argmax())
-        document, sentence = sentences[best]
-        return [dataclasses.replace(document, content=sentence)]
 
     def search(self, question: str, tenant: str | None = None) -> list[Document]:
         """The chunks relevant to `question`, best first, each with its dense `similarity`.
@@ -567,7 +619,7 @@ class QAPipeline:
             embedding = self._embed_dense.run(text=question)["embedding"]
         with timing.component("embed_sparse"):
             sparse = self._embed_sparse.run(text=question)["sparse_embedding"]
-        if self._fusion is None:
+        if self._hybrid is not None:
             with timing.component("retrieve"):
                 documents = self._hybrid.run(
                     query_embedding=embedding, query_sparse_embedding=sparse, filters=filters
@@ -744,6 +796,21 @@ def _query_embedder(settings: Settings, model_path: str) -> Any:
         cache_dir=str(model_cache()),
         precision=settings.embedding.onnx_precision,
     )
+
+
+def _extracted(cited: Any) -> dict[str, Any]:
+    """The check of an extractive answer: supported exactly when it is the documents' words
+    (a span of a selected sentence, or a yes/no read from one)."""
+    meta = cited.meta
+    supported = bool(meta["supported"])
+    return {
+        "score": 1.0 if supported else 0.0,
+        "supported": supported,
+        "unsupported": [] if supported else [meta["reply"]],
+        "extractive": {
+            key: meta[key] for key in ("method", "span", "sentence", "reply") if key in meta
+        },
+    }
 
 
 def _citation(number: int, document: Document) -> Citation:

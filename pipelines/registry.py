@@ -3,7 +3,7 @@
 from typing import Any
 
 from components.errors import ConfigError
-from components.generation.context_packer import ContextPacker
+from components.generation.context_packer import PROMPT_FRAMES, ContextPacker
 from components.generation.fallback_generator import FallbackGenerator, ModelSlot
 from components.generation.llama_cpp_generator import LlamaCppGenerator
 from components.generation.openai_completion_generator import OpenAICompletionGenerator
@@ -101,6 +101,7 @@ def _generator(model: ModelSettings, gguf: str | None) -> Any:
             temperature=model.temperature,
             stop=STOP,
             threads=model.threads,
+            cached_prefixes=PROMPT_FRAMES,
         )
     return OpenAICompletionGenerator(
         base_url=model.base_url or "",

@@ -42,3 +42,20 @@ def qa(ingested):
     pipeline = QAPipeline.from_settings(settings)
     yield pipeline
     pipeline.close()
+
+
+@pytest.fixture(scope="session")
+def generative_qa(qa):
+    """The same store with the shipped model writing its answers (`generation: generative`):
+    for tests of what surrounds a free-text answer (streaming drafts, evaluation scores), as a
+    capable model behind an endpoint would write them."""
+    from pipelines.config import Settings
+    from pipelines.qa import QAPipeline
+
+    settings = Settings.model_validate(
+        {
+            "data_dir": str(qa.settings.data_path),
+            "models": {"gemma-3-270m": {"generation": "generative"}},
+        }
+    )
+    yield QAPipeline(settings, qa.store)

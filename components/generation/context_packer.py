@@ -67,6 +67,8 @@ SHORT_EXAMPLES = "".join(
         ),
     )
 )
+# The fixed beginnings of the prompts, which a generator may keep evaluated between calls.
+PROMPT_FRAMES = [f"{SHORT_INSTRUCTION}\n\n{SHORT_EXAMPLES}", f"{INSTRUCTION}\n\n{EXAMPLES}"]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # The prompt's own structure: a passage may not start a line the way the prompt does, or it
 # could close the context and forge a question and its answer.

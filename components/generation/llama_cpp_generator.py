@@ -24,6 +24,13 @@ class LlamaCppGenerator:
     `answer_on_same_line` (the default), the first token may not be a line break: a small model
     after "Answer:" otherwise often opens a code block, or stops at once on a "\n" stop.
 
+    The same prompt gets the same reply in every process: llama.cpp's results depend on how a
+    prompt is cut into evaluation batches, so its cache of the previous prompt is not reused
+    at whatever point two prompts happen to diverge. Only a declared `cached_prefixes` entry
+    (a prompt's fixed instruction and examples) is reused, and it is always evaluated on its
+    own first, in a fresh process as after any other prompt; the rest of the prompt follows
+    in one batch.
+
     Usage:
     ```python
     generator = LlamaCppGenerator(model_path="gemma-3-270m-q4_k_m.gguf", stop=["\\n"])
@@ -42,6 +49,7 @@ class LlamaCppGenerator:
         stop: list[str] | None = None,
         threads: int | None = None,
         answer_on_same_line: bool = True,
+        cached_prefixes: list[str] | None = None,
     ) -> None:
         """Create the generator.
 
@@ -52,6 +60,8 @@ class LlamaCppGenerator:
         :param stop: sequences that end the answer.
         :param threads: CPU threads; None lets llama.cpp choose.
         :param answer_on_same_line: forbid a line break as the first generated token.
+        :param cached_prefixes: prompt beginnings (the fixed frame of a prompt) kept
+            evaluated between calls; any other part of a prompt is evaluated anew each time.
         """
         if max_new_tokens >= context_window:
             raise ValueError(
@@ -64,6 +74,8 @@ class LlamaCppGenerator:
         self.stop = list(stop or [])
         self.threads = threads
         self.answer_on_same_line = answer_on_same_line
+        self.cached_prefixes = list(cached_prefixes or [])
+        self._prefix_tokens: list[list[int]] = []
         self._llm: Any = None
         self._line_breaks: list[int] = []
 
@@ -89,6 +101,7 @@ class LlamaCppGenerator:
             tokens = self._llm.tokenize(text.encode(), add_bos=False, special=False)
             if len(tokens) == 1:
                 self._line_breaks.append(tokens[0])
+        self._prefix_tokens = [self._llm.tokenize(p.encode()) for p in self.cached_prefixes]
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
     def run(
@@ -120,6 +133,7 @@ class LlamaCppGenerator:
             # Tokenised once, with the beginning-of-text token and without parsing special-token
             # text, so a document cannot smuggle control tokens into the prompt.
             tokens = self._llm.tokenize(prompt.encode())
+            self._restore_prefix(tokens)
             output = self._llm.create_completion(
                 tokens,
                 max_tokens=self.max_new_tokens,
@@ -143,6 +157,19 @@ class LlamaCppGenerator:
             "seconds": round(time.perf_counter() - started, 3),
         }
         return {"replies": [choice["text"].strip()], "meta": [meta]}
+
+    def _restore_prefix(self, tokens: list[int]) -> None:
+        """Leave in llama.cpp's cache a declared prefix of `tokens`, evaluated on its own,
+        and nothing else (see the class docstring)."""
+        llm = self._llm
+        for prefix in self._prefix_tokens:
+            if len(tokens) > len(prefix) and tokens[: len(prefix)] == prefix:
+                if llm.input_ids[: llm.n_tokens][: len(prefix)].tolist() != prefix:
+                    llm.reset()
+                    llm.eval(prefix)
+                llm.n_tokens = len(prefix)
+                return
+        llm.reset()
 
     def _collect(
         self, chunks: Iterator[dict[str, Any]], callback: Callable[[str], None], prompt_tokens: int

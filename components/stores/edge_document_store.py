@@ -1,7 +1,6 @@
 """A Haystack document store on Qdrant Edge: Qdrant's Rust engine in process, in a folder."""
 
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from qdrant_edge import (
 )
 
 from components.errors import StoreError
+from components.retrieval.rank_fusion import reciprocal_rank_fusion
 from components.stores.edge_filters import convert_filters
 
 logger = logging.getLogger(__name__)
@@ -40,9 +40,6 @@ DENSE = "text-dense"
 SPARSE = "text-sparse"
 WRITE_BATCH = 512
 SCROLL_PAGE = 1024
-# Qdrant's RRF: 1 / (k + rank) with k = 2, each list cut at its prefetch limit (10 by default,
-# as Qdrant's own prefetch, so the edge store ranks as QdrantHybridRetriever does).
-RRF_K = 2
 # Results read beyond `top_k` at first, so that equal scores at the cut are ordered by id.
 TIE_SLACK = 8
 
@@ -329,14 +326,7 @@ class EdgeDocumentStore:
                 query_embedding, filters=filters, top_k=prefetch, return_embedding=return_embedding
             ),
         )
-        fused: dict[str, float] = {}
-        by_id: dict[str, Document] = {}
-        for ranked in lists:
-            for rank, document in enumerate(ranked):
-                fused[document.id] = fused.get(document.id, 0.0) + 1 / (RRF_K + rank)
-                by_id.setdefault(document.id, document)
-        best = sorted(fused, key=lambda doc_id: (-fused[doc_id], doc_id))[:top_k]
-        return [replace(by_id[doc_id], score=fused[doc_id]) for doc_id in best]
+        return reciprocal_rank_fusion(list(lists), top_k)
 
     def _query(
         self,

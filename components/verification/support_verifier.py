@@ -9,6 +9,7 @@ from haystack import Document, component
 
 from components.embedding.bm25 import LANGUAGES, Bm25Encoder
 from components.shipped_models import check_backend, sentence_encoder
+from components.verification import claims
 
 # A document "sentence" longer than this (a code block, a table row, a run-on list) is
 # embedded by its start only: comparing meaning needs no more, and a 256-token input costs
@@ -82,9 +83,15 @@ class SupportVerifier:
     - semantic: its largest cosine similarity to a sentence of a document, which credits
       paraphrases that share few words with the source.
     `support = embedding_weight * similarity + (1 - embedding_weight) * lexical`, clipped to
-    [0, 1]. The answer's score is a soft minimum of the supports; `softness` 0, the default,
-    takes the minimum, so the answer is as strong as its weakest sentence and is `supported`
-    exactly when no sentence is `unsupported`.
+    [0, 1]. Claims that shared words miss are checked on their own (`components.verification
+    .claims`): a code identifier (backticked, snake_case, CamelCase, dotted) or a number with
+    its unit ("10 days", "$10") that no document writes counts as novel; a sentence that
+    answers a yes/no question with a verdict the documents' most relevant sentence contradicts
+    ("Yes" where it says "not"), or names an identifier every document mention marks as
+    deprecated or replaced, contradicts them and scores 0. The answer's score is a soft
+    minimum of the supports; `softness` 0, the default, takes the minimum, so the answer is
+    as strong as its weakest sentence and is `supported` exactly when no sentence is
+    `unsupported`.
 
     The defaults come from `bench/verifier.py` on FaithBench (LLM summaries of news and wiki
     passages, annotated for hallucinations): there the lexical part carries nearly all of the
@@ -227,11 +234,17 @@ class SupportVerifier:
         context_numbers = set().union(*(_numbers(c) for c in contents))
         query_terms = set(self._encoder.terms(query)) if query else set()
         query_quantities = _quantities(query or "")
+        context = "\n".join(contents)
+        evidence = (
+            _evidence(query, units, self._encoder) if query and claims.is_yes_no(query) else None
+        )
         details = []
         for i, sentence in enumerate(sentences):
             novel = sorted(_numbers(sentence) - context_numbers) + [
                 name for name in _names(sentence) if name.lower() not in context_words
             ]
+            novel += _novel_claims(sentence, context, novel)
+            contradicts = _contradictions(sentence, query or "", evidence, context)
             # Lexical support counts the terms of all documents: a sentence may join two.
             lexical = _share(sentence_terms[i], context_terms)
             similarity = float(similarities[i].max())
@@ -243,7 +256,7 @@ class SupportVerifier:
             )
             support = (
                 0.0
-                if restates
+                if restates or contradicts
                 else sentence_support(
                     similarity,
                     lexical,
@@ -261,6 +274,7 @@ class SupportVerifier:
                     "lexical": round(lexical, 4),
                     "novel": novel,
                     "restates_question": restates,
+                    "contradicts": contradicts,
                 }
             )
         score = soft_min([d["score"] for d in details], self.softness)
@@ -330,6 +344,49 @@ def _context_units(contents: list[str]) -> tuple[list[str], list[int]]:
         units += sentences
         owners += [index] * len(sentences)
     return units, owners
+
+
+def _novel_claims(sentence: str, context: str, novel: list[str]) -> list[str]:
+    """Identifiers and numbers with units of `sentence` that `context` never writes (those
+    whose number or name is already in `novel` are counted once)."""
+    seen = {item.lower() for item in novel}
+    found = [
+        name
+        for name in claims.identifiers(sentence)
+        if name not in context and name.lower() not in seen
+    ]
+    written = claims.quantities(context)
+    for quantity in sorted(claims.quantities(sentence) - written):
+        number = quantity.split(" ")[-1] if quantity[0] in "$€£" else quantity.split(" ")[0]
+        if number not in seen:
+            found.append(quantity)
+    return found
+
+
+def _contradictions(sentence: str, query: str, evidence: str | None, context: str) -> list[str]:
+    """What `sentence` says against the documents: a yes/no verdict that the `evidence`
+    sentence's polarity contradicts, identifiers every mention marks as outdated."""
+    found = []
+    said = claims.verdict(sentence)
+    if evidence is not None and said is not None:
+        expected = claims.polarity_verdict(query, evidence)
+        if said != expected:
+            found.append(f"{said} (the documents say {expected}: {evidence[:120]})")
+    found += [
+        f"{name} (outdated)"
+        for name in claims.identifiers(sentence)
+        if name in context and claims.outdated(name, context)
+    ]
+    return found
+
+
+def _evidence(query: str, units: list[str], encoder: Bm25Encoder) -> str | None:
+    """The document sentence sharing the most terms with the question, or None."""
+    terms = set(encoder.terms(query))
+    overlaps = [len(terms & set(encoder.terms(unit))) for unit in units]
+    if not overlaps or not max(overlaps):
+        return None
+    return units[overlaps.index(max(overlaps))]
 
 
 def _share(terms: set[str], context: set[str]) -> float:

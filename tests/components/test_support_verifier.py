@@ -161,3 +161,46 @@ def test_a_number_word_the_question_lacks_is_an_answer(verifier):
         query="How many days per week can employees work remotely?",
     )
     assert result["supported"] and not result["sentences"][0]["restates_question"]
+
+
+POLICY = [
+    Document(
+        content="SMS codes are not supported. Use an authenticator app for the second factor. "
+        "Full-time employees receive 28 days of paid annual leave; up to 10 of them may be "
+        "carried over. The on_event decorator is deprecated: use the lifespan parameter."
+    )
+]
+
+
+def test_a_yes_the_documents_contradict_scores_zero(verifier):
+    result = verifier.run(
+        answer="Yes, SMS codes are supported [1].",
+        documents=POLICY,
+        query="Are SMS codes supported?",
+    )
+    assert result["supported"] is False and result["score"] == 0.0
+    assert result["sentences"][0]["contradicts"][0].startswith("yes (the documents say no")
+    agreeing = verifier.run(
+        answer="No, SMS codes are not supported [1].",
+        documents=POLICY,
+        query="Are SMS codes supported?",
+    )
+    assert agreeing["sentences"][0]["contradicts"] == []
+
+
+def test_a_number_with_a_unit_the_documents_never_write_is_novel(verifier):
+    # "10" is in the documents, but not as a number of days.
+    result = verifier.run(
+        answer="Employees receive 10 days of paid annual leave.", documents=POLICY
+    )
+    assert result["sentences"][0]["novel"] == ["10 day"]
+    right = verifier.run(answer="Employees receive 28 days of paid annual leave.", documents=POLICY)
+    assert right["sentences"][0]["novel"] == [] and right["score"] > result["score"]
+
+
+def test_a_made_up_or_deprecated_identifier_lowers_the_score(verifier):
+    invented = verifier.run(answer="Use the startup_hook parameter.", documents=POLICY)
+    assert "startup_hook" in invented["sentences"][0]["novel"]
+    outdated = verifier.run(answer="Use the on_event decorator.", documents=POLICY)
+    assert outdated["sentences"][0]["contradicts"] == ["on_event (outdated)"]
+    assert outdated["score"] == 0.0

@@ -45,10 +45,12 @@ def test_questions_are_answered_with_citations_and_resumed(tmp_path, qa):
         assert Path(record["citations"][0]["source"]).name == file_name
 
 
-def test_documents_are_summarised_and_fields_extracted(tmp_path, qa, corpus_dir):
+def test_a_generative_model_summarises_and_extracts_in_its_own_words(
+    tmp_path, generative_qa, corpus_dir
+):
     items = [i for i in document_items([corpus_dir]) if i[0] in ("shipping.docx", "brewing.md")]
     assert [i[0] for i in items] == ["brewing.md", "shipping.docx"]
-    summarise = make_task("summarise", qa)
+    summarise = make_task("summarise", generative_qa)
     summary = summarise(items[0][1])
     assert summary["summary"] and summary["model"] == "gemma-3-270m"
     schema = {
@@ -56,10 +58,78 @@ def test_documents_are_summarised_and_fields_extracted(tmp_path, qa, corpus_dir)
         "properties": {"warehouse_city": {"type": ["string", "null"]}},
         "required": ["warehouse_city"],
     }
-    extracted = make_task("extract", qa, schema=schema)(items[1][1])
+    extracted = make_task("extract", generative_qa, schema=schema)(items[1][1])
     assert set(extracted["data"]) == {"warehouse_city"}
     with pytest.raises(ConfigError, match="intents"):
-        make_task("classify", qa)(items[0][1])
+        make_task("classify", generative_qa)(items[0][1])
+
+
+EXPENSES = REPO / "samples" / "handbook" / "expense-policy.pdf"
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "hotel_limit": {
+            "type": ["number", "null"],
+            "description": "The most a hotel room may cost per night, in euros",
+        },
+        "deadline": {
+            "type": ["string", "null"],
+            "description": "Within how many days expense reports must be submitted",
+        },
+        "ceo_name": {
+            "type": ["string", "null"],
+            "description": "The name of the chief executive officer",
+        },
+        "cost": {"type": ["string", "null"], "description": "The name of the finance portal"},
+    },
+}
+
+
+def test_an_extractive_model_extracts_spans_of_the_document_or_null(qa):
+    record = make_task("extract", qa, schema=SCHEMA)(EXPENSES)
+    data = record["data"]
+    # Each value is the document's own text, typed; a field it does not give is null, never
+    # the schema's description.
+    assert data["ceo_name"] is None
+    descriptions = {spec["description"].lower() for spec in SCHEMA["properties"].values()}
+    for name, value in data.items():
+        if value is None:
+            continue
+        assert str(value).lower() not in descriptions
+        sentence = record["evidence"][name]["sentence"]
+        assert str(value).removesuffix(".0") in sentence, (name, value, sentence)
+        assert record["evidence"][name]["page"] >= 1
+    assert data["hotel_limit"] in (None, 160)
+    assert data["deadline"] in (None, "30 days", "30")
+    assert sum(v is not None for v in data.values()) >= 1, "nothing extracted"
+
+
+def test_an_extractive_summary_is_the_documents_central_sentences_in_order(qa):
+    leave = REPO / "samples" / "handbook" / "leave-policy.md"
+    record = make_task("summarise", qa)(leave)
+    assert record["model"] is None and len(record["sentences"]) == 3
+    text = " ".join(leave.read_text(encoding="utf-8").split())
+    positions = [text.find(s["text"]) for s in record["sentences"]]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), positions
+    assert record["summary"] == " ".join(s["text"] for s in record["sentences"])
+    # A PDF's summary says on which page each sentence is.
+    pdf = make_task("summarise", qa)(EXPENSES)
+    assert all(s["page"] >= 1 for s in pdf["sentences"])
+    assert f"{pdf['sentences'][0]['text']} (p. {pdf['sentences'][0]['page']})" in pdf["summary"]
+
+
+def test_each_schema_field_gets_its_own_csv_column(tmp_path):
+    env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data")}
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SCHEMA))
+    out = tmp_path / "fields.csv"
+    args = ["batch", "extract", "--quiet", "--schema", str(schema), "-o", str(out)]
+    result = docent(*args, str(EXPENSES), env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    (row,) = list(csv.DictReader(out.open()))
+    # "cost" is a column of the task's own: the schema's field of that name is prefixed.
+    assert list(row) == ["id", "hotel_limit", "deadline", "ceo_name", "data.cost", "model", "cost"]
+    assert row["id"] == "expense-policy.pdf" and row["ceo_name"] == ""
 
 
 def test_bad_inputs_say_what_to_do(tmp_path):

@@ -26,9 +26,9 @@ ITEMS = [
 ]
 
 
-def test_scores_gates_and_reports_of_a_real_run(qa, tmp_path):
+def test_scores_gates_and_reports_of_a_real_run(generative_qa, tmp_path):
     settings = EvaluationSettings(thresholds={"retrieval_hit": 0.9, "token_f1": 0.99})
-    report, gates = evaluate(qa, ITEMS, settings)
+    report, gates = evaluate(generative_qa, ITEMS, settings)
     assert report["items_scored"] == 4 and report["errors"] == 0
     assert report["summary"]["retrieval_hit"]["mean"] == 1.0
     assert report["summary"]["answered"]["mean"] == 1.0
@@ -48,7 +48,7 @@ def test_scores_gates_and_reports_of_a_real_run(qa, tmp_path):
     baseline = read_baseline(tmp_path / "run.json")
     assert set(baseline) == {"0", "1", "2", "3"}
     better = {i: {**s, "token_f1": 1.0} for i, s in baseline.items()}
-    _, regressions = evaluate(qa, ITEMS, EvaluationSettings(), better)
+    _, regressions = evaluate(generative_qa, ITEMS, EvaluationSettings(), better)
     drops = {g.metric: g for g in regressions}
     assert not drops["token_f1"].passed and "significant drop" in drops["token_f1"].reason
     assert drops["retrieval_hit"].passed
@@ -60,17 +60,17 @@ def test_scores_gates_and_reports_of_a_real_run(qa, tmp_path):
     assert "whole interval lies below the threshold 0.99" in failure.get("message")
 
     with pytest.raises(ConfigError, match="cannot score faithfulness"):
-        evaluate(qa, ITEMS, EvaluationSettings(thresholds={"faithfulness": 0.5}))
+        evaluate(generative_qa, ITEMS, EvaluationSettings(thresholds={"faithfulness": 0.5}))
 
 
-def test_right_wrong_and_abstained_are_counted_first(qa):
+def test_right_wrong_and_abstained_are_counted_first(generative_qa):
     (question, (fact, _)), *_ = QUESTIONS.items()
     items = [
         EvalItem("right", question, answers=(fact,)),
         EvalItem("wrong-key", question, answers=("an answer no document gives",)),
         EvalItem("unanswerable", "What is the name of the CEO's first pet?", unanswerable=True),
     ]
-    report, _ = evaluate(qa, items, EvaluationSettings())
+    report, _ = evaluate(generative_qa, items, EvaluationSettings())
     assert list(report["summary"])[:3] == ["answer_correct", "wrong", "abstained_correctly"]
     scores = {item["id"]: item["scores"] for item in report["items"]}
     assert scores["right"]["answer_correct"] == 1.0 and scores["right"]["wrong"] == 0.0
@@ -113,13 +113,13 @@ def test_eval_command_exits_1_when_a_gate_fails_and_writes_junit(tmp_path):
     assert ET.parse(tmp_path / "gates.xml").getroot().get("failures") == "1"
 
 
-def test_every_answer_is_in_the_audit_log(qa):
+def test_every_answer_is_in_the_audit_log(generative_qa):
     from components.gates.audit_log import AuditLog
 
-    answer = qa.ask(ITEMS[0].question)
+    answer = generative_qa.ask(ITEMS[0].question)
     (row,) = [
         r
-        for r in AuditLog(path=qa.settings.audit_path).recent(50)
+        for r in AuditLog(path=generative_qa.settings.audit_path).recent(50)
         if r["trace_id"] == answer.trace_id
     ]
     assert row["decision"] == answer.decision == "pass"
@@ -161,16 +161,19 @@ def _with_judge(qa, judge: dict) -> QAPipeline:
     settings = Settings.model_validate(
         {
             "data_dir": str(qa.settings.data_path),
-            "models": {"gemma-3-270m": {}, "judge": {"capabilities": ["extract"], **judge}},
+            "models": {
+                "gemma-3-270m": {"generation": "generative"},
+                "judge": {"capabilities": ["extract"], **judge},
+            },
         }
     )
     return QAPipeline(settings, qa.store)
 
 
-def test_a_judge_endpoint_scores_faithfulness_through_ragas_with_repeats(qa):
+def test_a_judge_endpoint_scores_faithfulness_through_ragas_with_repeats(generative_qa):
     with LlamaServer() as server:
         pipe = _with_judge(
-            qa,
+            generative_qa,
             {
                 "provider": "openai",
                 "base_url": server.base_url,
@@ -199,9 +202,10 @@ def test_a_judge_endpoint_scores_faithfulness_through_ragas_with_repeats(qa):
     assert report["summary"]["faithfulness"]["n"] == 1 and gates[0].passed
 
 
-def test_a_failing_judge_leaves_its_metric_undefined_and_its_gate_fails(qa):
+def test_a_failing_judge_leaves_its_metric_undefined_and_its_gate_fails(generative_qa):
     pipe = _with_judge(
-        qa, {"provider": "openai", "base_url": unused_base_url(), "model": "x", "retries": 0}
+        generative_qa,
+        {"provider": "openai", "base_url": unused_base_url(), "model": "x", "retries": 0},
     )
     settings = EvaluationSettings(
         judge_model="judge", judge_metrics=["faithfulness"], thresholds={"faithfulness": 0.5}
@@ -216,9 +220,9 @@ def test_a_failing_judge_leaves_its_metric_undefined_and_its_gate_fails(qa):
         evaluate(pipe, ITEMS[:1], EvaluationSettings(judge_model="nope"))
 
 
-def test_the_html_report_renders_in_headless_chromium(qa, tmp_path):
+def test_the_html_report_renders_in_headless_chromium(generative_qa, tmp_path):
     settings = EvaluationSettings(thresholds={"token_f1": 0.99, "retrieval_hit": 0.5})
-    report, _ = evaluate(qa, ITEMS[:3], settings)
+    report, _ = evaluate(generative_qa, ITEMS[:3], settings)
     baseline = {item["id"]: {**item["scores"], "token_f1": 1.0} for item in report["items"]}
     page_path = tmp_path / "report.html"
     write_html(page_path, report, "docent eval: test <corpus>", baseline)
@@ -306,3 +310,35 @@ def test_the_generator_reads_the_schema_ragas_states():
     text = prompt.to_string(prompt.examples[0][0])
     assert stated_schema(text) == prompt.output_model.model_json_schema()
     assert stated_schema("Write a question about the passage.") is None
+
+
+class _Quoting:
+    """A stand-in for the pipeline that answers with a span and quotes a sentence, as an
+    extractive model does: only the wiring of the scores is under test here."""
+
+    settings = Settings()
+
+    def __init__(self, span: str) -> None:
+        self.span = span
+
+    def ask(self, question):
+        from pipelines.answer import Answer
+
+        sentence = "Orders ship from the Rotterdam warehouse within two business days."
+        text = f"{self.span}: \u201c{sentence}\u201d [1]"
+        answer = Answer(question, text, [], True, decision="pass")
+        answer.verification = {"extractive": {"method": "span", "span": self.span}}
+        return answer
+
+    def search(self, question):
+        return []
+
+
+@pytest.mark.parametrize(("span", "right"), [("the Rotterdam warehouse", 1.0), ("two", 0.0)])
+def test_an_extractive_answer_is_scored_by_its_span_not_its_quote(span, right):
+    question = "Which warehouse do orders ship from?"
+    items = [EvalItem("q", question, references=("Rotterdam",), answers=("Rotterdam",))]
+    report, _ = evaluate(_Quoting(span), items, EvaluationSettings())
+    scores = report["items"][0]["scores"]
+    assert scores["answer_correct"] == right and scores["wrong"] == 1.0 - right
+    assert (scores["token_f1"] > 0) == bool(right)

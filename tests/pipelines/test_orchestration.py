@@ -203,6 +203,50 @@ def test_with_no_stronger_model_left_it_abstains_and_offers_a_person(qa, proxy, 
     assert quoted[:40] in " ".join(citation.snippet.split()), "the quote is the cited passage"
 
 
+@pytest.mark.parametrize(
+    ("reply", "decision"),
+    [("the Rotterdam warehouse", "pass"), ("the Hamburg warehouse", "abstain")],
+)
+def test_an_extractive_model_shows_only_what_the_documents_write(
+    qa, proxy, llama_server, reply, decision
+):
+    proxy.inject(f"reply:{reply}")
+    pipe = pipeline(
+        qa, models={"small": remote(proxy.base_url, llama_server.alias, generation="extractive")}
+    )
+    events = []
+    answer = pipe.ask(QUESTION, on_event=events.append)
+    assert answer.decision == decision and FACT in answer.answer
+    shown = " ".join(e.get("text") or "" for e in events) + answer.answer
+    if decision == "pass":
+        # The span as the document writes it, then its sentence, quoted and cited.
+        assert answer.answer.startswith("the Rotterdam warehouse: \u201cOrders ship from")
+        assert answer.answer.endswith("\u201d [1]") and answer.supported
+        assert answer.verification["extractive"]["span"] == "the Rotterdam warehouse"
+    else:
+        # A reply the documents do not write is never shown, not even as a streamed draft.
+        assert "Hamburg" not in shown
+        assert answer.verification["rejected"]["draft"] == reply
+        assert answer.verification["abstain_reason"] == "unverified"
+    assert answer.citations[0].source.endswith("shipping.docx")
+
+
+def test_a_refused_extractive_answer_escalates_to_a_generative_model(qa, proxy, llama_server):
+    proxy.inject("reply:the Hamburg warehouse", times=1)
+    pipe = pipeline(
+        qa,
+        models={
+            "small": remote(proxy.base_url, llama_server.alias, generation="extractive"),
+            "writer": {**LOCAL, "generation": "generative"},
+        },
+        routes={"question": {"models": ["small", "writer"]}},
+    )
+    answer = pipe.ask(QUESTION)
+    assert outcomes(answer, "small") == ["ok", "weak_answer"]
+    assert answer.model == "writer" and FACT in answer.answer and answer.decision == "pass"
+    assert "extractive" not in answer.verification
+
+
 def test_the_budget_stops_escalation(qa, proxy, llama_server):
     proxy.inject("reply:Orders ship by carrier pigeon from the moon base every Tuesday.")
     pipe = pipeline(

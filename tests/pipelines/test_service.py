@@ -12,7 +12,7 @@ from tests.servers import running_app
 
 
 @pytest.fixture(scope="module")
-def service(qa):
+def service(generative_qa):
     from pipelines.service import create_app
 
     closed = []
@@ -21,7 +21,7 @@ def service(qa):
         """The session's pipeline, lent to the app: its store stays open for other tests."""
 
         def __getattr__(self, name):
-            return getattr(qa, name)
+            return getattr(generative_qa, name)
 
         def close(self):
             closed.append(True)
