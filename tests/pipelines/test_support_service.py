@@ -60,7 +60,9 @@ def test_a_conversation_reads_follow_ups_in_context_and_hands_over(support, webh
     session_id = httpx.post(f"{base}/v1/sessions").json()["session_id"]
     question, page, fact = SUPPORT_QUESTIONS[0]
     first = ask(base, question, session_id)
-    assert first["decision"] == "pass" and fact in first["answer"] and first["conversation"] is None
+    # Answered with a span of the page, or an honest abstention quoting it.
+    assert first["decision"] in ("pass", "abstain") and fact in first["answer"]
+    assert first["conversation"] is None
 
     follow_up = ask(base, "And what if it has expired?", session_id)
     assert follow_up["conversation"]["follow_up_of"] == question
