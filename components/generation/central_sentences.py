@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 from haystack import Document, component
 
-from components.generation.sentence_selector import SENTENCE_START, is_title
+from components.generation.sentence_selector import chunk_sentences
 from components.shipped_models import check_backend, sentence_encoder
 
 
@@ -75,12 +75,8 @@ class CentralSentences:
             document has no sentence.
         """
         found = [
-            (sentence, document.meta.get("page"))
-            for document in documents
-            for line in (document.content or "").split("\n")
-            if line.strip() and not is_title(line, document)
-            for sentence in SENTENCE_START.split(line.strip())
-            if len(sentence.split()) >= self.min_words
+            (sentence, documents[rank].meta.get("page"))
+            for rank, _, sentence, _ in chunk_sentences(documents, self.min_words)
         ][: self.max_sentences]
         if not found:
             return {"summary": "", "sentences": []}

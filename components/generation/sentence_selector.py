@@ -89,7 +89,7 @@ class SentenceSelector:
     ) -> dict[str, Any]:
         """The `top_k` (default: the component's) best sentences of `documents`, best chunk
         first, in reading order; the documents themselves when none has a sentence."""
-        candidates = _sentences(documents, self.min_words)
+        candidates = chunk_sentences(documents, self.min_words)
         if not candidates:
             return {"documents": list(documents)}
         self.warm_up()
@@ -139,7 +139,7 @@ def _introduced(lines: list[str]) -> str:
     return next((line.strip() for line in lines if line.strip()), "")
 
 
-def _sentences(documents: list[Document], min_words: int) -> list[tuple[int, int, str, str]]:
+def chunk_sentences(documents: list[Document], min_words: int) -> list[tuple[int, int, str, str]]:
     """(chunk rank, position, sentence, the next line when it ends with ":") of each chunk."""
     found = []
     for rank, document in enumerate(documents):
