@@ -19,3 +19,8 @@ for _name, _value in {
     "ANONYMIZED_TELEMETRY": "False",
 }.items():
     os.environ.setdefault(_name, _value)
+
+# Haystack imports torch when it is imported; only the torch embedding backend uses it.
+from components.deferred_import import defer_within  # noqa: E402
+
+defer_within("torch", ["haystack.utils.device", "haystack.utils.hf"])

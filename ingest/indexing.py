@@ -15,9 +15,6 @@ from typing import Any
 from haystack import Pipeline, logging
 from haystack.components.writers import DocumentWriter
 from haystack.document_stores.types import DuplicatePolicy
-from haystack_integrations.components.embedders.sentence_transformers import (
-    SentenceTransformersDocumentEmbedder,
-)
 
 from components.embedding.bm25_sparse_document_embedder import Bm25SparseDocumentEmbedder
 from components.embedding.onnx_embedders import OnnxDocumentEmbedder
@@ -740,6 +737,10 @@ def _with_kept_chunks(result: FileResult, stored: SourceState | None) -> FileRes
 def _dense_embedder(embedding: EmbeddingSettings, model_path: str) -> Any:
     """The document embedder of the configured backend."""
     if embedding.backend == "torch":
+        from haystack_integrations.components.embedders.sentence_transformers import (
+            SentenceTransformersDocumentEmbedder,
+        )
+
         return SentenceTransformersDocumentEmbedder(
             model=model_path,
             batch_size=embedding.batch_size,

@@ -3,14 +3,9 @@ Qdrant server), and the retrievers that search it."""
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 from haystack.utils import Secret
-from haystack_integrations.components.retrievers.qdrant import (
-    QdrantEmbeddingRetriever,
-    QdrantHybridRetriever,
-    QdrantSparseEmbeddingRetriever,
-)
-from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.errors import StoreError
 from components.retrieval.edge_retrievers import (
@@ -21,7 +16,17 @@ from components.retrieval.edge_retrievers import (
 from components.stores.edge_document_store import EdgeDocumentStore
 from ingest.config import StoreSettings
 
-Store = EdgeDocumentStore | QdrantDocumentStore
+# qdrant-client, which qdrant-haystack needs, takes 0.6 s to import: only Qdrant local mode
+# and a server load it.
+if TYPE_CHECKING:
+    from haystack_integrations.components.retrievers.qdrant import (
+        QdrantEmbeddingRetriever,
+        QdrantHybridRetriever,
+        QdrantSparseEmbeddingRetriever,
+    )
+    from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
+
+Store = Union[EdgeDocumentStore, "QdrantDocumentStore"]
 
 # Payload fields that filters use; the edge store and a server index them (local mode has no
 # indexes).
@@ -71,6 +76,8 @@ def open_store(
         where = str(path)
         path.mkdir(parents=True, exist_ok=True)
         location = {"path": str(path)}
+    from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
+
     store = QdrantDocumentStore(
         **location,
         index=settings.collection,
@@ -115,28 +122,34 @@ def _api_key(settings: StoreSettings) -> Secret | None:
     return Secret.from_env_var(settings.api_key_env)
 
 
-def dense_retriever(store: Store, top_k: int) -> EdgeEmbeddingRetriever | QdrantEmbeddingRetriever:
+def dense_retriever(
+    store: Store, top_k: int
+) -> Union[EdgeEmbeddingRetriever, "QdrantEmbeddingRetriever"]:
     """The dense retriever for the store's kind, returning embeddings (for the relevance
     filter)."""
     if isinstance(store, EdgeDocumentStore):
         return EdgeEmbeddingRetriever(document_store=store, top_k=top_k, return_embedding=True)
+    from haystack_integrations.components.retrievers.qdrant import QdrantEmbeddingRetriever
+
     return QdrantEmbeddingRetriever(document_store=store, top_k=top_k, return_embedding=True)
 
 
 def sparse_retriever(
     store: Store, top_k: int
-) -> EdgeSparseEmbeddingRetriever | QdrantSparseEmbeddingRetriever:
+) -> Union[EdgeSparseEmbeddingRetriever, "QdrantSparseEmbeddingRetriever"]:
     """The sparse (BM25) retriever for the store's kind, returning embeddings."""
     if isinstance(store, EdgeDocumentStore):
         return EdgeSparseEmbeddingRetriever(
             document_store=store, top_k=top_k, return_embedding=True
         )
+    from haystack_integrations.components.retrievers.qdrant import QdrantSparseEmbeddingRetriever
+
     return QdrantSparseEmbeddingRetriever(document_store=store, top_k=top_k, return_embedding=True)
 
 
 def hybrid_retriever(
     store: Store, top_k: int, prefetch: int = 10
-) -> EdgeHybridRetriever | QdrantHybridRetriever | None:
+) -> Union[EdgeHybridRetriever, "QdrantHybridRetriever", None]:
     """The hybrid (RRF over the top `prefetch` of each search) retriever for the store's
     kind, returning embeddings. Qdrant's own hybrid query (local mode, a server) always fuses
     its top 10: a store of those kinds with another `prefetch` gets None; fuse its dense and
@@ -147,4 +160,6 @@ def hybrid_retriever(
         )
     if prefetch != 10:
         return None
+    from haystack_integrations.components.retrievers.qdrant import QdrantHybridRetriever
+
     return QdrantHybridRetriever(document_store=store, top_k=top_k, return_embedding=True)

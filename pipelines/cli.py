@@ -517,27 +517,32 @@ def sources(config: str | None, as_json: bool, check: bool) -> None:
       docent sources --check --json
     """
     from ingest.freshness import stale_sources
+    from ingest.manifest import Manifest
 
     settings = _settings(config)
-    indexer = settings.open_indexer()
-    try:
-        rows = [
-            {
-                "source": state.source,
-                "chunks": len(state.chunk_ids),
-                "converter": state.converter,
-                "tenant": state.tenant,
-                "stale": not state.file_hash,
-            }
-            for state in sorted(indexer.manifest.sources().values(), key=lambda s: s.source)
-        ]
-        audit = indexer.audit() if check else None
-        if check:
+    # The list is the manifest's alone: it opens no store and loads no model, so it also
+    # works beside a running ingest or server.
+    states = Manifest(settings.manifest_path, settings.store.collection).sources().values()
+    rows = [
+        {
+            "source": state.source,
+            "chunks": len(state.chunk_ids),
+            "converter": state.converter,
+            "tenant": state.tenant,
+            "stale": not state.file_hash,
+        }
+        for state in sorted(states, key=lambda s: s.source)
+    ]
+    audit = None
+    if check:
+        indexer = settings.open_indexer()
+        try:
+            audit = indexer.audit()
             audit["out_of_date"] = [
                 dataclasses.asdict(s) for s in stale_sources(indexer.manifest.sources().values())
             ]
-    finally:
-        indexer.close()
+        finally:
+            indexer.close()
     if as_json:
         click.echo(json.dumps({"sources": rows, "check": audit}, indent=2, ensure_ascii=False))
     else:

@@ -8,9 +8,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from haystack import Document, logging
-from haystack_integrations.components.embedders.sentence_transformers import (
-    SentenceTransformersTextEmbedder,
-)
 
 from components.conversation.follow_up_resolver import FollowUpResolver
 from components.embedding.bm25_sparse_text_embedder import Bm25SparseTextEmbedder
@@ -788,6 +785,10 @@ class _Request:
 def _query_embedder(settings: Settings, model_path: str) -> Any:
     """The query embedder of the configured embedding backend."""
     if settings.embedding.backend == "torch":
+        from haystack_integrations.components.embedders.sentence_transformers import (
+            SentenceTransformersTextEmbedder,
+        )
+
         return SentenceTransformersTextEmbedder(
             model=model_path, normalize_embeddings=True, progress_bar=False, local_files_only=True
         )

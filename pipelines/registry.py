@@ -48,16 +48,20 @@ class ModelRegistry:
                 capabilities=tuple(model.capabilities),
             )
             self.cards[name] = card
-            # For a llama_cpp model this is its own GGUF, which also runs it.
+            # For a llama_cpp model this is its own GGUF, which also runs it and measures its
+            # prompts.
             gguf = _tokenizer_path(name, model)
+            generator = _generator(model, gguf)
+            in_process = model.provider == "llama_cpp"
             self.packers[name] = ContextPacker(
-                model_path=gguf,
+                model_path=None if in_process else gguf,
                 context_window=model.context_window,
                 max_new_tokens=model.max_new_tokens,
+                generator=generator if in_process else None,
             )
             slots[name] = ModelSlot(
                 card=card,
-                generator=_generator(model, gguf),
+                generator=generator,
                 retries=model.retries,
                 backoff=model.backoff,
                 breaker=CircuitBreaker(

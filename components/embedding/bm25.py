@@ -6,10 +6,11 @@ a weight of one per distinct term, so that the dot product Qdrant computes is BM
 """
 
 import hashlib
-import importlib
+import importlib.util
 import re
 from collections import Counter
 from functools import cache
+from pathlib import Path
 
 from haystack.dataclasses import SparseEmbedding
 
@@ -32,7 +33,15 @@ _STEMS: dict[str, dict[str, str]] = {}
 
 @cache
 def _stop_words(language: str) -> frozenset[str]:
-    module = importlib.import_module(f"spacy.lang.{_SPACY_CODES[language]}.stop_words")
+    """spaCy's stop words of `language`, read from their module alone: importing the `spacy`
+    package takes over a second (thinc, torch) and nothing else of it is needed here."""
+    spacy = importlib.util.find_spec("spacy")  # finds the package without importing it
+    path = Path(
+        spacy.submodule_search_locations[0], "lang", _SPACY_CODES[language], "stop_words.py"
+    )
+    spec = importlib.util.spec_from_file_location(f"_docent_stop_words_{language}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return frozenset(module.STOP_WORDS)
 
 

@@ -12,6 +12,11 @@ import numpy as np
 from components.errors import ConfigError
 
 PRECISIONS = ("fp32", "int8")
+# One session per model file and thread count, shared by every encoder of the process (the
+# query embedder, the sentence selector, the verifier): each copy would cost 35 to 75 MB and a
+# tenth of a second to load. ONNX Runtime sessions may run calls from several threads at once.
+_SESSIONS: dict[tuple[str, int | None], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
 
 
 class OnnxSentenceEncoder:
@@ -92,7 +97,6 @@ class OnnxSentenceEncoder:
         with self._lock:
             if self._session is not None:
                 return
-            import onnxruntime as ort
             from tokenizers import Tokenizer
 
             folder = Path(self.model_path)
@@ -103,16 +107,7 @@ class OnnxSentenceEncoder:
             self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             self._tokenizer.no_padding()
             self._tokenizer.enable_truncation(self._max_length)
-            options = ort.SessionOptions()
-            # Idle threads sleep rather than spin: spinning holds a core for milliseconds
-            # after each call, which on a small machine slows whatever runs next (the vector
-            # search, the generator) more than waking the threads costs.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            if self.threads is not None:
-                options.intra_op_num_threads = self.threads
-            self._session = ort.InferenceSession(
-                str(self.exported_path()), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = _session(str(self.exported_path()), self.threads)
             self._inputs = [i.name for i in self._session.get_inputs()]
 
     @property
@@ -128,12 +123,9 @@ class OnnxSentenceEncoder:
         )
         if not weights:
             raise ConfigError(f"{self.model_path} holds no model weights to export to ONNX")
-        digest = hashlib.sha256()
-        for file in weights:
-            digest.update(file.read_bytes())
         # "eager": exported with the model's plain attention (see `_export`); older exports,
         # under other names, are never reused.
-        name = f"{Path(self.model_path).name}-{digest.hexdigest()[:12]}-eager"
+        name = f"{Path(self.model_path).name}-{_weights_digest(weights, self.cache_dir)}-eager"
         fp32 = Path(self.cache_dir) / f"{name}-fp32.onnx"
         if not fp32.is_file():
             self._export(fp32)
@@ -252,3 +244,48 @@ class OnnxSentenceEncoder:
                     f"{folder}: the onnx embedding backend supports mean-pooling models only; "
                     "use embedding.backend: torch"
                 )
+
+
+def _session(path: str, threads: int | None) -> Any:
+    """The process's ONNX Runtime session for the model file at `path`."""
+    import onnxruntime as ort
+
+    with _SESSIONS_LOCK:
+        if (path, threads) not in _SESSIONS:
+            options = ort.SessionOptions()
+            # Idle threads sleep rather than spin: spinning holds a core for milliseconds
+            # after each call, which on a small machine slows whatever runs next (the vector
+            # search, the generator) more than waking the threads costs.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            if threads is not None:
+                options.intra_op_num_threads = threads
+            _SESSIONS[path, threads] = ort.InferenceSession(
+                path, options, providers=["CPUExecutionProvider"]
+            )
+        return _SESSIONS[path, threads]
+
+
+def _weights_digest(weights: list[Path], cache_dir: str) -> str:
+    """The first 12 hex digits of the SHA-256 of the weight files, in order.
+
+    Hashing 90 MB takes a tenth of a second at every start, so the digest is remembered in
+    `cache_dir/weights-digests.json` under each file's path, size and modification time:
+    a changed file is hashed again.
+    """
+    key = "|".join(f"{f.resolve()}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in weights)
+    known_path = Path(cache_dir) / "weights-digests.json"
+    try:
+        known = json.loads(known_path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return known[key]
+    digest = hashlib.sha256()
+    for file in weights:
+        digest.update(file.read_bytes())
+    known[key] = digest.hexdigest()[:12]
+    known_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = known_path.with_suffix(f".{os.getpid()}.part")
+    partial.write_text(json.dumps(known, indent=1))
+    partial.replace(known_path)
+    return known[key]

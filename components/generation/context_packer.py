@@ -3,7 +3,12 @@
 import re
 from typing import Any
 
-from haystack import Document, component
+from haystack import Document, component, default_from_dict, default_to_dict
+from haystack.core.serialization import (
+    component_from_dict,
+    component_to_dict,
+    import_class_by_name,
+)
 
 from components.generation.native_output import native_output_silenced
 from components.sources import source_name
@@ -114,6 +119,7 @@ class ContextPacker:
         max_new_tokens: int = 64,
         chars_per_token: float = 3.0,
         max_overlap: float = 0.8,
+        generator: Any = None,
     ) -> None:
         """Create the packer.
 
@@ -125,6 +131,9 @@ class ContextPacker:
             about 4; 3 leaves a margin).
         :param max_overlap: a chunk sharing more than this share of its word trigrams with a
             packed chunk is a near duplicate and is dropped.
+        :param generator: an in-process generator with `count_tokens(text)` (a
+            `LlamaCppGenerator`) whose model measures the prompt instead of `model_path`: the
+            GGUF then loads once, for both (loading its vocabulary alone takes as long).
         """
         if max_new_tokens >= context_window:
             raise ValueError(
@@ -139,11 +148,39 @@ class ContextPacker:
         self.max_new_tokens = max_new_tokens
         self.chars_per_token = chars_per_token
         self.max_overlap = max_overlap
+        self.generator = generator
         self._vocab: Any = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise the packer, with its generator."""
+        generator = (
+            None if self.generator is None else component_to_dict(self.generator, "generator")
+        )
+        return default_to_dict(
+            self,
+            model_path=self.model_path,
+            context_window=self.context_window,
+            max_new_tokens=self.max_new_tokens,
+            chars_per_token=self.chars_per_token,
+            max_overlap=self.max_overlap,
+            generator=generator,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ContextPacker":
+        """Rebuild a packer that `to_dict` wrote."""
+        generator = data["init_parameters"].get("generator")
+        if generator is not None:
+            data["init_parameters"]["generator"] = component_from_dict(
+                import_class_by_name(generator["type"]), generator, "generator"
+            )
+        return default_from_dict(cls, data)
+
     def warm_up(self) -> None:
-        """Load the model's vocabulary only (idempotent)."""
-        if self._vocab is None and self.model_path is not None:
+        """Load the model's vocabulary only, or the generator's model (idempotent)."""
+        if self.generator is not None:
+            self.generator.warm_up()
+        elif self._vocab is None and self.model_path is not None:
             from llama_cpp import Llama
 
             with native_output_silenced():
@@ -152,6 +189,8 @@ class ContextPacker:
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` for the generator, without the beginning-of-text token."""
         self.warm_up()
+        if self.generator is not None:
+            return self.generator.count_tokens(text)
         if self._vocab is None:
             return int(len(text) / self.chars_per_token) + 1
         return len(self._vocab.tokenize(text.encode(), add_bos=False, special=False))

@@ -103,6 +103,11 @@ class LlamaCppGenerator:
                 self._line_breaks.append(tokens[0])
         self._prefix_tokens = [self._llm.tokenize(p.encode()) for p in self.cached_prefixes]
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` for this model, without the beginning-of-text token."""
+        self.warm_up()
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=False))
+
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
     def run(
         self,

@@ -1,7 +1,7 @@
 """ContextPacker and LlamaCppGenerator with the shipped Gemma 3 270M GGUF."""
 
 import pytest
-from haystack import Document
+from haystack import Document, Pipeline
 
 from components.errors import GenerationError
 from components.generation.context_packer import ContextPacker
@@ -48,6 +48,26 @@ def test_packer_cuts_a_passage_too_long_for_the_window_at_a_sentence_end(gguf):
     assert context.startswith("[1] ") and context.endswith("fills the passage.")
     assert len(context) < len(long.content)
     assert packer.count_tokens(result["prompt"]) <= 1024 - 64
+
+
+def test_a_packer_given_its_generator_counts_with_the_generator_s_model(gguf):
+    generator = LlamaCppGenerator(model_path=gguf, context_window=1024, max_new_tokens=64)
+    packer = ContextPacker(
+        model_path=None, context_window=1024, max_new_tokens=64, generator=generator
+    )
+    alone = ContextPacker(model_path=gguf, context_window=1024, max_new_tokens=64)
+    text = "Passwords must be at least 14 characters long."
+    assert packer.count_tokens(text) == alone.count_tokens(text) > 5
+    assert packer._vocab is None and generator._llm is not None  # one model loaded, not two
+    pipeline = Pipeline()
+    pipeline.add_component("packer", packer)
+    loaded = Pipeline.loads(
+        pipeline.dumps(),
+        allowed_modules=[ContextPacker.__module__, LlamaCppGenerator.__module__],
+    )
+    copy = loaded.get_component("packer")
+    assert isinstance(copy.generator, LlamaCppGenerator)
+    assert copy.generator.model_path == gguf and copy.context_window == 1024
 
 
 def test_generator_answers_from_context_and_stops(gguf):
