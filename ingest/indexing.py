@@ -103,8 +103,9 @@ class IngestReport:
             "chunks_per_second": round(self.chunks_written / self.seconds, 1)
             if self.seconds
             else 0,
+            # `source` is the name that citations and `docent sources` show; `path` the file.
             "failures": [
-                {"source": f.source, "name": f.name, "reason": f.reason, "kept": f.kept}
+                {"source": f.name or f.source, "path": f.source, "reason": f.reason, "kept": f.kept}
                 for f in self.failures
             ],
             "gone_files": [
@@ -212,12 +213,16 @@ class Indexer:
         tenant: str | None = None,
         metadata: dict[str, Any] | None = None,
         take_over: bool = True,
+        on_stage: Callable[[str, int], None] | None = None,
     ) -> IngestReport:
         """Ingest files and folders; a file that cannot be read is reported, the rest go on.
 
         :param paths: files and folders (searched recursively).
         :param on_file: called once per file with its result and the number of files in all,
             for progress displays; an ingested file is reported once its chunks are written.
+        :param on_stage: called with "loading" before the embedding model loads and with
+            "working" once it has (only when some file needs parsing), each time with the
+            number of files in all: progress displays keep loading out of their rates.
         :param prune: also remove the chunks of files that were ingested from one of the given
             folders and are no longer in it (a folder that does not exist prunes nothing, so a
             mistyped or unmounted path never empties the collection).
@@ -277,6 +282,12 @@ class Indexer:
             else:
                 todo[str(path)] = job
         to_parse = [source for source in todo if source not in {p.source for p in emptied}]
+        if todo:
+            if on_stage:
+                on_stage("loading", total)
+            self.warm_up()
+            if on_stage:
+                on_stage("working", total)
         parsed = itertools.chain(emptied, self._parse(to_parse))
         self._write_parsed(todo, parsed, stored, report, done)
         gone = self._gone(paths, sources.files, stored)

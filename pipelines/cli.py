@@ -5,7 +5,6 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -27,14 +26,6 @@ def _settings(config: str | None):
     settings = load_settings(config)
     telemetry.configure(settings.tracing)
     return settings
-
-
-def _show_path(source: str) -> str:
-    """A path relative to the working directory when it lies below it."""
-    try:
-        return str(Path(source).relative_to(Path.cwd()))
-    except ValueError:
-        return source
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,39 +126,46 @@ def ingest(
       docent ingest report.pdf slides.pptx --json
       docent ingest --executor ray /mnt/share      # parse on the Ray cluster
     """
-    from tqdm import tqdm
+    from pipelines.progress import Progress, shows_progress
 
     metadata = _metadata(meta)
     settings = _settings(config)
     if executor:
         parsing = settings.parsing.model_copy(update={"executor": executor})
         settings = settings.model_copy(update={"parsing": parsing})
-    indexer = settings.open_indexer(rebuild=rebuild)
-    bar = None
-    counts = {"chunks": 0, "failed": 0}
-    started = time.perf_counter()
+    progress = Progress("ingest", "file", enabled=shows_progress(quiet, as_json))
 
-    def progress(result, total: int) -> None:
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:
-            bar = tqdm(total=total, unit="file", desc="ingest", file=sys.stderr)
-        if result.status == "ingested":
-            counts["chunks"] += result.chunks
-        counts["failed"] += result.status == "failed"
-        rate = counts["chunks"] / max(time.perf_counter() - started, 1e-9)
-        bar.set_postfix({**counts, "chunks/s": f"{rate:.1f}"})
-        bar.update(1)
+    def stage(name: str, total: int) -> None:
+        if name == "loading":
+            progress.loading()
+        else:
+            progress.start(total)
+
+    def file_done(result, total: int) -> None:
+        progress.expect(total)
+        if result.status == "unchanged":
+            progress.skip()
+        else:
+            progress.advance(
+                chunks=result.chunks if result.status == "ingested" else 0,
+                failed=int(result.status == "failed"),
+            )
 
     try:
-        report = indexer.ingest(
-            paths, on_file=progress, prune=prune, tenant=tenant, metadata=metadata
-        )
+        indexer = settings.open_indexer(rebuild=rebuild)
+        try:
+            report = indexer.ingest(
+                paths,
+                on_file=file_done,
+                on_stage=stage,
+                prune=prune,
+                tenant=tenant,
+                metadata=metadata,
+            )
+        finally:
+            indexer.close()
     finally:
-        if bar is not None:
-            bar.close()
-        indexer.close()
+        progress.close()
     summary = report.to_dict()
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -191,9 +189,8 @@ def ingest(
         )
         for result in report.files:
             if result.status in ("failed", "gone", "emptied"):
-                click.echo(
-                    f"  {result.status}: {_show_path(result.source)}: {result.reason}", err=True
-                )
+                name = result.name or result.source
+                click.echo(f"  {result.status}: {name}: {result.reason}", err=True)
     sys.exit(1 if report.failures else 0)
 
 
@@ -425,7 +422,7 @@ def ask(
                 continue
             click.echo(f"Q: {answer.question}\nA: {answer.answer}")
             for c in answer.citations:
-                where = [_show_path(c.source)]
+                where = [c.source]
                 if c.page is not None:
                     where.append(f"page {c.page}")
                 if c.section:
@@ -523,9 +520,11 @@ def sources(config: str | None, as_json: bool, check: bool) -> None:
     # The list is the manifest's alone: it opens no store and loads no model, so it also
     # works beside a running ingest or server.
     states = Manifest(settings.manifest_path, settings.store.collection).sources().values()
+    # `source` is the name citations show; `path` the file it was read from.
     rows = [
         {
-            "source": state.source,
+            "source": state.display_name,
+            "path": state.source,
             "chunks": len(state.chunk_ids),
             "converter": state.converter,
             "tenant": state.tenant,
@@ -550,7 +549,7 @@ def sources(config: str | None, as_json: bool, check: bool) -> None:
             tenant = f"  tenant {row['tenant']}" if row["tenant"] else ""
             stale = "  (re-ingest pending)" if row["stale"] else ""
             click.echo(
-                f"{row['chunks']:6} chunks  {row['converter']:28}  {_show_path(row['source'])}"
+                f"{row['chunks']:6} chunks  {row['converter']:28}  {row['source']}"
                 f"{tenant}{stale}"
             )
         click.echo(f"{len(rows)} files, {sum(r['chunks'] for r in rows)} chunks.")
@@ -563,7 +562,7 @@ def sources(config: str | None, as_json: bool, check: bool) -> None:
             )
             for stale in audit["out_of_date"]:
                 click.echo(
-                    f"  {stale['problem']}: {_show_path(stale['source'])}: {stale['advice']}"
+                    f"  {stale['problem']}: {stale['name']}: {stale['advice']}"
                 )
     if audit and any(audit.values()):
         sys.exit(1)

@@ -93,3 +93,16 @@ def test_missing_config_file_is_a_config_error(tmp_path):
 def test_every_section_of_the_default_file_is_documented_in_the_model():
     sections = yaml.safe_load((REPO / "configs" / "default.yaml").read_text())
     assert set(sections) == set(Settings.model_fields)
+
+
+def test_the_readme_recipe_for_a_stronger_model_is_a_valid_configuration(tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### A stronger model behind an OpenAI-compatible endpoint", 1)[1]
+    recipe = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "stronger.yaml").write_text(recipe)
+    settings = load_settings(tmp_path / "stronger.yaml")
+    assert list(settings.models) == ["gemma-3-270m", "stronger"]
+    assert settings.models["gemma-3-270m"].extractive
+    assert not settings.models["stronger"].extractive
+    assert settings.models["stronger"].base_url.endswith("/v1")
+    assert settings.embedding == Settings().embedding  # the rest keeps the defaults
