@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -25,6 +26,14 @@ def _settings(config: str | None):
 
     settings = load_settings(config)
     telemetry.configure(settings.tracing)
+    return settings
+
+
+def _store_settings(config: str | None):
+    """The settings of a command that opens the store itself: refused at once, before any
+    model loads, when another process (a running `docent serve`: say so) holds it."""
+    settings = _settings(config)
+    settings.ensure_store_free()
     return settings
 
 
@@ -126,10 +135,31 @@ def ingest(
       docent ingest report.pdf slides.pptx --json
       docent ingest --executor ray /mnt/share      # parse on the Ray cluster
     """
+    from pipelines.local_server import running_server
     from pipelines.progress import Progress, shows_progress
 
     metadata = _metadata(meta)
     settings = _settings(config)
+    server = running_server(settings.data_path)
+    if server is not None:
+        given = [
+            flag
+            for flag, on in (
+                ("--prune", prune),
+                ("--rebuild", rebuild),
+                ("--executor", executor),
+                ("--meta", meta),
+            )
+            if on
+        ]
+        if given:
+            raise click.UsageError(
+                f"`docent serve` (process {server.pid}) holds the vector store and ingests "
+                f"through its job queue, which takes no {', '.join(given)}: stop the server "
+                f"(kill {server.pid}), run this command, then start the server again"
+            )
+        _ingest_through_server(server, paths, tenant, as_json, shows_progress(quiet, as_json))
+        return
     if executor:
         parsing = settings.parsing.model_copy(update={"executor": executor})
         settings = settings.model_copy(update={"parsing": parsing})
@@ -170,28 +200,63 @@ def ingest(
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        recovered = (
-            f"; settled {summary['recovered']} changes of an interrupted run"
-            if summary["recovered"]
-            else ""
-        )
-        indexed = (
-            f"; vector index built in {summary['index_seconds']} s"
-            if summary["index_seconds"] >= 0.1
-            else ""
-        )
-        click.echo(
-            f"Ingested {summary['ingested']} files ({summary['chunks_written']} chunks) in "
-            f"{summary['seconds']} s, {summary['chunks_per_second']} chunks/s; "
-            f"{summary['unchanged']} unchanged; {summary['removed']} removed files; "
-            f"{summary['chunks_removed']} stale chunks removed; {summary['failed']} failed"
-            f"{recovered}{indexed}{_stale_summary(summary)}."
-        )
+        _print_ingest_summary(summary)
         for result in report.files:
             if result.status in ("failed", "gone", "emptied"):
                 name = result.name or result.source
                 click.echo(f"  {result.status}: {name}: {result.reason}", err=True)
     sys.exit(1 if report.failures else 0)
+
+
+def _ingest_through_server(server, paths, tenant, as_json: bool, show: bool) -> None:
+    """Ingest `paths` as a job of the running server, wait for it, and print its summary as
+    a local ingest does."""
+    from pipelines.local_server import ServerClient
+
+    client = ServerClient(server)
+    job = client.ingest(list(paths), tenant)
+    if show:
+        click.echo(
+            f"ingest: through `docent serve` (process {server.pid}), job {job['id']}", err=True
+        )
+    shown = job["status"]
+    while job["status"] not in ("done", "failed"):
+        time.sleep(0.5)
+        job = client.job(job["id"])
+        if show and job["status"] != shown:
+            shown = job["status"]
+            click.echo(f"ingest: job {job['id']} {shown}", err=True)
+    summary = job.get("summary")
+    if summary is None:
+        raise DocentError(f"the server's ingest job {job['id']} failed: {job.get('error')}")
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        _print_ingest_summary(summary)
+        for failure in summary["failures"]:
+            click.echo(f"  failed: {failure['name']}: {failure['reason']}", err=True)
+    sys.exit(1 if summary["failures"] else 0)
+
+
+def _print_ingest_summary(summary: dict) -> None:
+    """The one-line summary of an ingest report."""
+    recovered = (
+        f"; settled {summary['recovered']} changes of an interrupted run"
+        if summary["recovered"]
+        else ""
+    )
+    indexed = (
+        f"; vector index built in {summary['index_seconds']} s"
+        if summary["index_seconds"] >= 0.1
+        else ""
+    )
+    click.echo(
+        f"Ingested {summary['ingested']} files ({summary['chunks_written']} chunks) in "
+        f"{summary['seconds']} s, {summary['chunks_per_second']} chunks/s; "
+        f"{summary['unchanged']} unchanged; {summary['removed']} removed files; "
+        f"{summary['chunks_removed']} stale chunks removed; {summary['failed']} failed"
+        f"{recovered}{indexed}{_stale_summary(summary)}."
+    )
 
 
 @cli.command()
@@ -245,6 +310,7 @@ def serve(
     import uvicorn
 
     from pipelines.keys import KeyStore
+    from pipelines.local_server import remove_record, write_record
     from pipelines.qa import QAPipeline
     from pipelines.service import create_app
 
@@ -262,14 +328,21 @@ def serve(
             f"--open to serve without keys (anyone who reaches {host}:{port} may ask, upload "
             "and read every tenant's documents)"
         )
+    settings.ensure_store_free()
+    # Beside the store, where the CLI finds it: `docent ask` and `ingest` then go through it.
+    record = write_record(settings.data_path, host, port)
     app = create_app(
         lambda: QAPipeline.from_settings(settings),
         max_waiting=max_waiting,
         request_timeout=request_timeout,
         keys=keys,
         open_access=open_access,
+        operator_token=record.token,
     )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        remove_record(settings.data_path, record)
 
 
 @cli.command()
@@ -290,7 +363,7 @@ def mcp(config: str | None, http: bool, host: str, port: int, tenant: str | None
     from pipelines.mcp_server import create_mcp
     from pipelines.qa import QAPipeline
 
-    settings = _settings(config)
+    settings = _store_settings(config)
     if http and host not in LOOPBACK:
         raise click.UsageError(
             "docent mcp --http has no API keys: serve it on loopback only (--host 127.0.0.1)"
@@ -409,46 +482,60 @@ def ask(
       docent ask --tenant acme "What is the refund policy?"
       docent ask "First question?" "Second question?"
     """
+    from pipelines.local_server import ServerClient, running_server
+
     settings = _settings(config)
+    server = running_server(settings.data_path)
+    if server is not None:
+        # `docent serve` holds the store: its pipeline answers, already warm.
+        client = ServerClient(server)
+        for question in questions:
+            _print_answer(client.ask(question, tenant), as_json, trace)
+        return
     settings.ensure_store_free()  # before the models load
     from pipelines.qa import QAPipeline
 
     qa = QAPipeline.from_settings(settings)
     try:
         for question in questions:
-            answer = qa.ask(question, tenant=tenant)
-            if as_json:
-                click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
-                continue
-            click.echo(f"Q: {answer.question}\nA: {answer.answer}")
-            for c in answer.citations:
-                where = [c.source]
-                if c.page is not None:
-                    where.append(f"page {c.page}")
-                if c.section:
-                    where.append(f'section "{c.section}"')
-                click.echo(f"   [{c.number}] {', '.join(where)}")
-            if answer.handoff:
-                click.echo(f"   handoff ticket {answer.handoff['id']}")
-            if trace:
-                click.echo(_trace(answer))
-            click.echo(f"   ({answer.timings['total']:.2f} s)\n")
+            _print_answer(qa.ask(question, tenant=tenant).to_dict(), as_json, trace)
     finally:
         qa.close()
 
 
-def _trace(answer) -> str:
+def _print_answer(answer: dict, as_json: bool, trace: bool) -> None:
+    """An answer as `docent ask` prints it: its JSON, or the answer, citations and timing."""
+    if as_json:
+        click.echo(json.dumps(answer, ensure_ascii=False))
+        return
+    click.echo(f"Q: {answer['question']}\nA: {answer['answer']}")
+    for c in answer["citations"]:
+        where = [c["source"]]
+        if c["page"] is not None:
+            where.append(f"page {c['page']}")
+        if c["section"]:
+            where.append(f'section "{c["section"]}"')
+        click.echo(f"   [{c['number']}] {', '.join(where)}")
+    if answer.get("handoff"):
+        click.echo(f"   handoff ticket {answer['handoff']['id']}")
+    if trace:
+        click.echo(_trace(answer))
+    click.echo(f"   ({answer['timings']['total']:.2f} s)\n")
+
+
+def _trace(answer: dict) -> str:
     """The route, the models tried and the cost, as indented lines."""
-    intent = answer.intent or {}
+    intent = answer.get("intent") or {}
     head = (
         f"   intent: {intent.get('name', '-')} ({intent.get('confidence', '-')}); "
-        f"route: {answer.route}; decision: {answer.decision}; model: {answer.model or '-'}"
+        f"route: {answer['route']}; decision: {answer['decision']}; "
+        f"model: {answer.get('model') or '-'}"
     )
     lines = [head]
-    for call in answer.models_tried:
+    for call in answer["models_tried"]:
         detail = f" ({call['detail']})" if call["detail"] else ""
         lines.append(f"   tried {call['model']}: {call['outcome']}{detail}")
-    verification = answer.verification or {}
+    verification = answer.get("verification") or {}
     if "score" in verification:
         unsupported = "; ".join(verification.get("unsupported") or []) or "-"
         lines.append(f"   verification: {verification['score']}; unsupported: {unsupported}")
@@ -460,8 +547,8 @@ def _trace(answer) -> str:
     if rejected:
         lines.append(f"   rejected draft of {rejected['model']}: {rejected['draft']!r}")
     lines.append(
-        f"   tokens: {answer.tokens['prompt']} in, {answer.tokens['completion']} out; "
-        f"cost: {answer.cost:.6f}; trace: {answer.trace_id}"
+        f"   tokens: {answer['tokens']['prompt']} in, {answer['tokens']['completion']} out; "
+        f"cost: {answer['cost']:.6f}; trace: {answer['trace_id']}"
     )
     return "\n".join(lines)
 
@@ -549,8 +636,7 @@ def sources(config: str | None, as_json: bool, check: bool) -> None:
             tenant = f"  tenant {row['tenant']}" if row["tenant"] else ""
             stale = "  (re-ingest pending)" if row["stale"] else ""
             click.echo(
-                f"{row['chunks']:6} chunks  {row['converter']:28}  {row['source']}"
-                f"{tenant}{stale}"
+                f"{row['chunks']:6} chunks  {row['converter']:28}  {row['source']}{tenant}{stale}"
             )
         click.echo(f"{len(rows)} files, {sum(r['chunks'] for r in rows)} chunks.")
         if audit is not None:
@@ -561,9 +647,7 @@ def sources(config: str | None, as_json: bool, check: bool) -> None:
                 f"{len(audit['out_of_date'])} files that differ from what is served"
             )
             for stale in audit["out_of_date"]:
-                click.echo(
-                    f"  {stale['problem']}: {stale['name']}: {stale['advice']}"
-                )
+                click.echo(f"  {stale['problem']}: {stale['name']}: {stale['advice']}")
     if audit and any(audit.values()):
         sys.exit(1)
 
@@ -614,7 +698,7 @@ def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **o
     from pipelines.batch import check_workers, fields, make_task
     from pipelines.qa import QAPipeline
 
-    settings = _settings(config)
+    settings = _store_settings(config)
     check_workers(settings, workers)
     items = items_of()
     runner = BatchRunner(
@@ -813,7 +897,7 @@ def eval_command(
     )
     from pipelines.qa import QAPipeline
 
-    settings = _settings(config)
+    settings = _store_settings(config)
     extra = {}
     for pair in thresholds:
         metric, sep, value = pair.partition("=")
@@ -916,7 +1000,7 @@ def testset(config: str | None, size: int, max_chunks: int, output: Path) -> Non
     from evaluation.testset import check_generator, generate_testset
     from pipelines.qa import QAPipeline
 
-    settings = _settings(config)
+    settings = _store_settings(config)
     name = settings.evaluation.generator_model
     check_generator(name, settings.models.get(name) if name else None)
     qa = QAPipeline.from_settings(settings)

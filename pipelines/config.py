@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from components.errors import ConfigError
+from components.errors import ConfigError, StoreError
 from components.stores.store_lock import ensure_store_free
 from evaluation.config import EvaluationSettings
 from ingest.config import (
@@ -425,7 +425,12 @@ class Settings(BaseModel):
         folder = self.store_path
         if self.store.kind == "qdrant_edge":
             folder = folder / self.store.collection
-        ensure_store_free(self.store.kind, folder)
+        try:
+            ensure_store_free(self.store.kind, folder)
+        except StoreError as e:
+            from pipelines.local_server import held_by_server
+
+            raise held_by_server(e, self.data_path) from None
 
     def open_indexer(self, rebuild: bool = False, store: Any = None) -> "Indexer":
         """An `Indexer` over the configured store; `close()` it when done.

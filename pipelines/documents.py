@@ -158,15 +158,15 @@ class DocumentLibrary:
         shutil.rmtree(self._staging / job.id, ignore_errors=True)
         self.jobs.delete(job.id)
 
-    def check_path(self, path: str) -> Path:
+    def check_path(self, path: str, anywhere: bool = False) -> Path:
         """A server-side path, resolved (symbolic links followed), when it lies under one of
-        the ingest roots.
+        the ingest roots (`anywhere`: the local operator, who may ingest any path, as the CLI).
 
         Raises:
             UploadError: 403 when it lies outside them (or none is configured), 404 when it
                 does not exist.
         """
-        roots = self.ingest_roots
+        roots = [Path("/")] if anywhere else self.ingest_roots
         resolved = Path(path).expanduser().resolve()
         if not any(resolved.is_relative_to(root) for root in roots):
             allowed = ", ".join(map(str, roots)) or "none is configured"

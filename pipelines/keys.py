@@ -35,6 +35,8 @@ class Caller:
     key_id: str | None
     tenant: str | None
     scopes: frozenset[str]
+    # The local operator: the CLI on the server's machine, with the token of `serve.json`.
+    operator: bool = False
 
     def allows(self, scope: str) -> bool:
         """Whether the key may use `scope` ("admin" may use every scope)."""
@@ -47,6 +49,7 @@ class Caller:
 
 
 OPEN = Caller(None, None, frozenset(SCOPES))
+OPERATOR = Caller("operator", None, frozenset({"admin"}), operator=True)
 
 
 class KeyStore:

@@ -23,12 +23,14 @@ that says why; a failure inside docent a 500 that names it, never a server path.
 
 import asyncio
 import functools
+import secrets
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,8 @@ from pipelines.config import ServiceSettings
 from pipelines.desk import Busy, FairDesk
 from pipelines.documents import DocumentLibrary
 from pipelines.inputs import printable
-from pipelines.keys import OPEN, Caller, KeyStore
+from pipelines.keys import OPEN, OPERATOR, Caller, KeyStore
+from pipelines.local_server import OPERATOR_TENANT_HEADER
 from pipelines.metrics import ServiceMetrics
 from pipelines.qa import QAPipeline
 from pipelines.sessions import SessionStore
@@ -66,10 +69,15 @@ class Service:
         open_access: bool,
         max_waiting: int | None,
         request_timeout: float | None,
+        operator_token: str | None = None,
     ) -> None:
-        """The service's state before start-up (no pipeline, no desks yet)."""
+        """The service's state before start-up (no pipeline, no desks yet).
+
+        :param operator_token: the token of the local operator (see `pipelines.local_server`).
+        """
         self.keys = keys
         self.open_access = open_access
+        self.operator_token = operator_token
         self.overrides = {"max_waiting": max_waiting, "request_timeout": request_timeout}
         self.metrics = ServiceMetrics()
         # The configuration's `service` section with the overrides, once started.
@@ -141,16 +149,23 @@ class Service:
 
     def caller(self, scope: str) -> Callable[..., Caller]:
         """A FastAPI dependency: the caller of a request that needs `scope` (401/403 else)."""
-        from fastapi import Depends, HTTPException
+        from fastapi import Depends, Header, HTTPException
         from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
         bearer = HTTPBearer(auto_error=False)
 
-        def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+        def check(
+            credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+            operator_tenant: str | None = Header(default=None, alias=OPERATOR_TENANT_HEADER),
+        ) -> Caller:
             found = self.identify(credentials.credentials if credentials is not None else None)
             if found is not None:
                 if not found.allows(scope):
                     raise HTTPException(403, f"the API key lacks the scope {scope!r}")
+                if found.operator and operator_tenant:
+                    # `docent ask --tenant T` beside the server: the operator narrows to T. The
+                    # header is read for the operator's token only; a key's tenant is its own.
+                    return replace(found, tenant=operator_tenant)
                 return found
             if self.is_closed():
                 if credentials is None:
@@ -172,6 +187,8 @@ class Service:
     def identify(self, token: str | None) -> Caller | None:
         """Who presents the bearer `token`: its key's caller; on an open service anyone (clients
         such as openai's always send some bearer, ignored there); else None."""
+        if token and self.operator_token and secrets.compare_digest(token, self.operator_token):
+            return OPERATOR
         found = self.keys.check(token) if self.keys is not None and token else None
         if found is None and self.open_access and not self.is_closed():
             return OPEN
@@ -368,6 +385,7 @@ def create_app(
     request_timeout: float | None = None,
     keys: KeyStore | None = None,
     open_access: bool = False,
+    operator_token: str | None = None,
 ) -> Any:
     """The FastAPI app over the pipeline `open_pipeline` returns (opened at start-up, warmed,
     and closed at shutdown).
@@ -378,6 +396,8 @@ def create_app(
         [default: `service.request_timeout`].
     :param keys: the API keys; once the store has held one, every request needs a key.
     :param open_access: answer without a key while the key store has never held one.
+    :param operator_token: a token that acts as the local operator (`pipelines.local_server`):
+        every scope, any tenant, local paths outside `service.ingest_roots`.
     """
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
@@ -387,7 +407,7 @@ def create_app(
     from pipelines.service_answers import add_answer_routes
     from pipelines.service_documents import add_document_routes
 
-    service = Service(keys, open_access, max_waiting, request_timeout)
+    service = Service(keys, open_access, max_waiting, request_timeout, operator_token)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -49,11 +49,12 @@ def add_document_routes(app: FastAPI, service: Service) -> None:
     def ingest_paths(
         request: IngestRequest, who: Caller = Depends(service.caller("ingest"))
     ) -> dict:
-        """Ingest server-side files or folders, only under `service.ingest_roots`; a file that
-        another tenant ingested stays that tenant's (it fails in the job)."""
+        """Ingest server-side files or folders, only under `service.ingest_roots` (the local
+        operator: anywhere on the machine); a file that another tenant ingested stays that
+        tenant's (it fails in the job)."""
         library = service.documents
         try:
-            paths = [library.check_path(p) for p in request.paths]
+            paths = [library.check_path(p, anywhere=who.operator) for p in request.paths]
         except UploadError as e:
             # The caller names server paths itself; the allowed roots help it name them.
             raise HTTPException(e.status, str(e)) from e

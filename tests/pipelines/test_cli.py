@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -237,3 +239,89 @@ def test_a_deleted_file_is_named_by_ingest_and_sources_check(tmp_path, offline_e
     assert "gone: " in again.stderr and "notes/deleted.md: deleted from disk" in again.stderr
     pruned = docent("ingest", "--prune", str(folder), env=offline_env)
     assert pruned.returncode == 0 and "1 removed files" in pruned.stdout
+
+
+def test_the_cli_works_beside_a_running_server_through_it(tmp_path, offline_env):
+    import httpx
+
+    from tests.servers import free_port
+
+    # The CLI reaches the server on loopback: no socket guard here.
+    offline_env = {k: v for k, v in offline_env.items() if k != "PYTHONPATH"}
+    (tmp_path / "first").mkdir()
+    (tmp_path / "first" / "parking.md").write_text(
+        "# Parking\n\nEmployees park in garage B on level minus two.\n"
+    )
+    (tmp_path / "second").mkdir()
+    (tmp_path / "second" / "canteen.md").write_text(
+        "# Canteen\n\nThe canteen serves lunch from noon until two in the afternoon.\n"
+    )
+    assert docent("ingest", "--quiet", str(tmp_path / "first"), env=offline_env).returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("docent")), "serve", "--open", "--port", str(port)],
+        env=offline_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    record = tmp_path / "data" / "serve.json"
+    try:
+        # The record is written before the models load: the CLI waits for the server.
+        for _ in range(600):
+            if record.is_file():
+                break
+            time.sleep(0.1)
+        assert record.stat().st_mode & 0o777 == 0o600  # its token is the owner's only
+
+        ask = docent("ask", "--json", "Where do employees park?", env=offline_env)
+        assert ask.returncode == 0, ask.stderr
+        assert json.loads(ask.stdout)["citations"][0]["source"] == "first/parking.md"
+
+        ingest = docent("ingest", "--json", str(tmp_path / "second"), env=offline_env)
+        assert ingest.returncode == 0, ingest.stderr
+        assert json.loads(ingest.stdout)["ingested"] == 1
+        listed = docent("sources", env=offline_env)
+        assert "first/parking.md" in listed.stdout and "second/canteen.md" in listed.stdout
+
+        # Other commands need the store to themselves: told so, with the server's process.
+        refused = docent("eval", str(tmp_path / "set.jsonl"), env=offline_env)
+        assert refused.returncode == 1
+        assert f"kill {server.pid}" in refused.stderr and "Traceback" not in refused.stderr
+        pruning = docent("ingest", "--prune", str(tmp_path / "first"), env=offline_env)
+        assert pruning.returncode == 2 and "--prune" in pruning.stderr
+
+        # The operator may narrow to a tenant (nothing here is Acme's); any other caller's
+        # tenant header is ignored: a key's tenant is its own.
+        narrowed = docent(
+            "ask", "--json", "--tenant", "acme", "Where do employees park?", env=offline_env
+        )
+        assert narrowed.returncode == 0 and json.loads(narrowed.stdout)["citations"] == []
+        other = httpx.post(
+            f"http://127.0.0.1:{port}/v1/search",
+            json={"question": "Where do employees park?"},
+            headers={"X-Docent-Operator-Tenant": "acme"},
+            timeout=60,
+        )
+        assert other.json()["passages"][0]["source"] == "first/parking.md"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+    assert not record.exists()  # a stopped server takes its record with it
+    # The store is free again: the CLI opens it itself.
+    ask = docent("ask", "--json", "When does the canteen serve lunch?", env=offline_env)
+    assert ask.returncode == 0, ask.stderr
+    assert json.loads(ask.stdout)["citations"][0]["source"] == "second/canteen.md"
+
+
+def test_a_killed_server_s_record_is_ignored(tmp_path):
+    from pipelines.local_server import running_server, write_record
+
+    record = write_record(tmp_path, "0.0.0.0", 8123)
+    assert running_server(tmp_path) == record and record.url == "http://127.0.0.1:8123"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = json.loads((tmp_path / "serve.json").read_text()) | {"pid": int(dead.stdout)}
+    (tmp_path / "serve.json").write_text(json.dumps(stale))
+    assert running_server(tmp_path) is None
