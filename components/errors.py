@@ -61,12 +61,14 @@ class ModelCallError(GenerationError):
 
 
 class AllModelsFailedError(GenerationError):
-    """Every model that could serve a request failed or was skipped; the message lists why."""
+    """Every model that could serve a request failed or was skipped; the message lists why,
+    then `advice`: what to do, fitting the models that failed (an endpoint that does not
+    answer is checked otherwise than a model in this process)."""
 
-    def __init__(self, reasons: list[str]) -> None:
+    def __init__(
+        self, reasons: list[str], advice: str = "Add a fallback model to the configuration."
+    ) -> None:
         listed = "; ".join(reasons) or "no model is configured for this request"
-        super().__init__(
-            f"no model could answer ({listed}). Check that the model endpoints are running and "
-            "reachable, or add a fallback model to the configuration."
-        )
+        super().__init__(f"no model could answer ({listed}). {advice}")
         self.reasons = reasons
+        self.advice = advice

@@ -31,6 +31,14 @@ JUDGE_METRICS = (
     "llm_context_precision",
     "llm_context_recall",
 )
+# Judged metrics -> what each needs besides the question (a judged metric that needs a
+# reference is not scored on an item without one).
+JUDGE_NEEDS = {
+    "faithfulness": ("response", "retrieved_contexts"),
+    "response_relevancy": ("response",),
+    "llm_context_precision": ("reference", "retrieved_contexts"),
+    "llm_context_recall": ("reference", "retrieved_contexts"),
+}
 
 # Metrics of an intent set: every item, the in-scope items, the out-of-scope items.
 INTENT_METRICS = ("intent_accuracy", "in_scope_accuracy", "out_of_scope_recall")

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from components.errors import ConfigError
 
+# Labels an intent set may give its out-of-scope items (CLINC150 uses "oos").
+OUT_OF_SCOPE_LABELS = frozenset({"oos", "out_of_scope", "out-of-scope"})
+
 
 @dataclass(frozen=True)
 class EvalItem:

@@ -22,18 +22,13 @@ os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 from ragas.embeddings.base import BaseRagasEmbedding  # noqa: E402
 from ragas.llms.base import InstructorBaseRagasLLM  # noqa: E402
 
+from evaluation.config import JUDGE_NEEDS  # noqa: E402
+
 # docent's metric name -> Ragas' metric class name (in ragas.metrics).
 ANSWER_METRICS = {"rouge_l": "RougeScore", "string_similarity": "NonLLMStringSimilarity"}
 CONTEXT_METRICS = {
     "context_recall": "NonLLMContextRecall",
     "context_precision": "NonLLMContextPrecisionWithReference",
-}
-# Judged metrics (evaluation.config.JUDGE_METRICS) -> what each needs besides the question.
-JUDGE_NEEDS = {
-    "faithfulness": ("response", "retrieved_contexts"),
-    "response_relevancy": ("response",),
-    "llm_context_precision": ("reference", "retrieved_contexts"),
-    "llm_context_recall": ("reference", "retrieved_contexts"),
 }
 
 # complete(prompt, json_schema) -> the parsed JSON value of the judge's reply.

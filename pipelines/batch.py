@@ -10,6 +10,7 @@ span of the document that the model picked (or null), never text of its own.
 """
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from components.shipped_models import embedding_model_path
 from ingest.parsing import FileParser
 from ingest.sources import find_sources
 from pipelines import prompts
-from pipelines.config import Settings
+from pipelines.config import NO_INTENTS, Settings
 from pipelines.qa import QAPipeline
 
 TASKS = ("ask", "summarise", "classify", "extract")
@@ -73,7 +74,12 @@ def load_questions(path: Path) -> list[tuple[str, str]]:
 
 
 def document_items(paths: list[str | Path]) -> list[tuple[str, Path]]:
-    """`(id, path)` for every file under `paths`; the id is the path as given below its folder.
+    """`(id, path)` for every file under `paths`; the id is the file's path relative to the
+    common root of the given paths (a folder given is a root, a file given is in its folder),
+    so two folders' files of the same name keep apart: `a/ b/` gives `a/readme.md` and
+    `b/readme.md`, one folder `a/` gives `readme.md`, one file gives its name.
+
+    The ids are the resume keys of a batch: run again with the same paths to resume.
 
     Raises:
         ConfigError: a given path does not exist, or an entry is not a file to read (a named
@@ -85,11 +91,14 @@ def document_items(paths: list[str | Path]) -> list[tuple[str, Path]]:
     if sources.refused:
         refused = "; ".join(f"{name}: {reason}" for name, reason in sources.refused.values())
         raise ConfigError(f"cannot read {refused}")
-    roots = [Path(p).expanduser().resolve() for p in paths]
+    folders = [Path(p).expanduser().resolve() for p in paths]
+    folders = [f if f.is_dir() else f.parent for f in folders]
+    root = Path(os.path.commonpath(folders)) if folders else None
     items = []
     for path in sources.files:
-        root = next((r for r in roots if path.is_relative_to(r) and r != path), path.parent)
-        items.append((path.relative_to(root).as_posix(), path))
+        # A file outside the root (a followed link) is named by its whole path.
+        inside = root is not None and path.is_relative_to(root)
+        items.append(((path.relative_to(root) if inside else path).as_posix(), path))
     return items
 
 
@@ -242,6 +251,39 @@ def load_schema(path: Path) -> dict:
     except jsonschema.SchemaError as e:
         raise ConfigError(f"{path} is not a valid JSON schema: {e.message}") from e
     return schema
+
+
+def check_task(task: str, qa: QAPipeline, schema: dict | None = None) -> None:
+    """Refuse now, before any model loads, what would make every item of `task` fail.
+
+    `classify` needs intents (not routes: build its pipeline with `routing=False`); `ask`
+    with a retrieving default route needs an ingested collection; `extract` needs a schema
+    with fields, and a model that writes them or one that answers (to pick each field's
+    span).
+
+    Raises:
+        ConfigError: a missing configuration key or field, with how to add it.
+        DocentError: the collection is empty.
+    """
+    settings = qa.settings
+    if task == "classify" and not qa.intents:
+        raise ConfigError(f"batch classify: {NO_INTENTS}")
+    if task == "ask":
+        qa.check_ready()
+    if task == "extract":
+        if not (schema or {}).get("properties"):
+            raise ConfigError(
+                'batch extract: the schema has no "properties", so there is no field to '
+                'extract; name each field there, e.g. {"type": "object", "properties": '
+                '{"total": {"type": ["number", "null"], "description": "The invoice total"}}}'
+            )
+        answering = [n for n, m in settings.models.items() if "answer" in m.capabilities]
+        if not generative_models(settings, "extract") and not answering:
+            raise ConfigError(
+                "batch extract: no model can do it: give a model that writes freely "
+                "(generation: generative) the capability extract, or any model the "
+                "capability answer (in models.NAME.capabilities)"
+            )
 
 
 def check_workers(settings: Settings, workers: int) -> None:

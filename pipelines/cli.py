@@ -315,6 +315,7 @@ def serve(
     from pipelines.service import create_app
 
     settings = _settings(config)
+    settings.check_routes(settings.intents.examples)  # answering needs a route per intent
     keys = KeyStore(settings.keys_path)
     held = keys.ever_held()
     if held and open_access:
@@ -364,6 +365,7 @@ def mcp(config: str | None, http: bool, host: str, port: int, tenant: str | None
     from pipelines.qa import QAPipeline
 
     settings = _store_settings(config)
+    settings.check_routes(settings.intents.examples)  # answering needs a route per intent
     if http and host not in LOOPBACK:
         raise click.UsageError(
             "docent mcp --http has no API keys: serve it on loopback only (--host 127.0.0.1)"
@@ -658,8 +660,10 @@ def batch() -> None:
 
     Results go to --output, one record per item (CSV when the name ends in .csv, else JSON
     Lines). Each record is on disk before the next item starts: run the same command again
-    after an interruption and only the missing items are done. Failed items are listed in
-    OUTPUT.failures.jsonl and tried again by the next run; the exit code is 1 if any failed.
+    after an interruption and only the missing items are done. A document's id is its path
+    below the common root of the given paths (a/readme.md, b/readme.md). Failed items are
+    listed in OUTPUT.failures.jsonl and tried again by the next run; the exit code is 1 if
+    any failed.
 
     \b
     Examples:
@@ -695,7 +699,7 @@ def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **o
     from tqdm import tqdm
 
     from ingest.batch_runner import BatchRunner
-    from pipelines.batch import check_workers, fields, make_task
+    from pipelines.batch import check_task, check_workers, fields, make_task
     from pipelines.qa import QAPipeline
 
     settings = _store_settings(config)
@@ -704,7 +708,8 @@ def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **o
     runner = BatchRunner(
         output, fields=fields(task, Path(output), options.get("schema")), workers=workers
     )
-    qa = QAPipeline.from_settings(settings)
+    # Classifying needs intents, not a route per intent.
+    qa = QAPipeline.from_settings(settings, routing=task != "classify")
     bar = None
 
     def progress(item_id: str, status: str, total: int) -> None:
@@ -716,6 +721,7 @@ def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **o
         bar.update(1)
 
     try:
+        check_task(task, qa, options.get("schema"))
         report = runner.run(items, make_task(task, qa, **options), on_item=progress)
     finally:
         if bar is not None:
@@ -887,6 +893,7 @@ def eval_command(
     from tqdm import tqdm
 
     from evaluation.datasets import load_beir, load_intents, load_jsonl, load_squad
+    from evaluation.gates import check_gates
     from evaluation.html_report import write_html
     from evaluation.reports import read_baseline, write_json, write_junit
     from pipelines.evaluate import (
@@ -917,6 +924,7 @@ def eval_command(
         beir = load_beir(dataset)
         if limit:
             beir = dataclasses.replace(beir, queries=dict(list(beir.queries.items())[:limit]))
+        check_gates(fmt, beir, gates_settings, dataset.name)
         bar = tqdm(total=len(beir.queries), unit="query", desc="eval", file=sys.stderr)
         try:
             report, gates = evaluate_retrieval(
@@ -935,7 +943,8 @@ def eval_command(
             entries = load_squad(dataset)[0] if fmt == "squad" else load_jsonl(dataset)
             run, unit = evaluate, "question"
         entries = entries[:limit] if limit else entries
-        qa = QAPipeline.from_settings(settings)
+        check_gates(fmt, entries, gates_settings, dataset.name)
+        qa = QAPipeline.from_settings(settings, routing=fmt != "intents")
         bar = tqdm(total=len(entries), unit=unit, desc="eval", file=sys.stderr)
         try:
             report, gates = run(

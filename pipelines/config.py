@@ -7,6 +7,7 @@ data directory.
 """
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
@@ -186,6 +187,11 @@ class IntentSettings(BaseModel):
     tie_break_model: str | None = None
     tie_break_margin: float = Field(default=0.05, ge=0, le=1)
 
+    @property
+    def configured(self) -> bool:
+        """Whether there are examples to classify with."""
+        return bool(self.examples) or self.examples_file is not None
+
 
 class VerificationSettings(BaseModel):
     """The check that an answer is supported by its passages, and what a weak answer does.
@@ -306,6 +312,13 @@ class TracingSettings(BaseModel):
 
 DEFAULT_MODELS = {"gemma-3-270m": ModelSettings()}
 
+# What a command that classifies says when the configuration has no intents.
+NO_INTENTS = (
+    "classifying needs intents in the configuration, and it has none: add intents.examples "
+    "(intent: [example messages]) or intents.examples_file (a CSV of text,intent rows), as "
+    "configs/support.yaml does, and pass that file with --config"
+)
+
 
 class Settings(BaseModel):
     """The whole configuration of docent."""
@@ -364,15 +377,30 @@ class Settings(BaseModel):
                 raise ValueError(
                     f"evaluation.{key}: unknown model {name!r}; known: {', '.join(self.models)}"
                 )
-        classified = self.intents.examples or self.intents.examples_file is not None
-        if not classified and self.intents.default_intent not in self.routes:
+        if not self.intents.configured and self.intents.default_intent not in self.routes:
             raise ValueError(
                 f"routes: no route for the default intent {self.intents.default_intent!r}"
             )
-        for intent in self.intents.examples:
-            if intent not in self.routes:
-                raise ValueError(f"routes: no route for the intent {intent!r}; add routes.{intent}")
         return self
+
+    def check_routes(self, intents: Iterable[str]) -> None:
+        """Raise unless every intent of the classifier has a route.
+
+        Answering (`ask`, `serve`, `batch ask`, `eval`) follows the route of a question's
+        intent; classifying alone (`batch classify`, an intent set's `eval`) needs none, so
+        this is checked when a pipeline that answers is built, not when the file loads.
+
+        Raises:
+            ConfigError: naming the intents without a route and the keys to add.
+        """
+        missing = sorted(set(intents) - set(self.routes))
+        if missing:
+            raise ConfigError(
+                f"routes: no route for the intent{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(map(repr, missing))}; add "
+                f"{', '.join(f'routes.{intent}' for intent in missing)} (answering follows "
+                "the route of a question's intent; `docent batch classify` needs none)"
+            )
 
     @property
     def data_path(self) -> Path:

@@ -16,8 +16,8 @@ from evaluation.config import (
     RETRIEVAL_METRICS,
     EvaluationSettings,
 )
-from evaluation.datasets import EvalItem, RetrievalSet
-from evaluation.gates import GateResult, regression_gate, threshold_gate
+from evaluation.datasets import OUT_OF_SCOPE_LABELS, EvalItem, RetrievalSet
+from evaluation.gates import GateResult, check_gates, regression_gate, threshold_gate
 from evaluation.metrics import (
     Interval,
     answer_correct,
@@ -34,7 +34,7 @@ from evaluation.ragas_scoring import (
     judged_scores,
     ragas_scores,
 )
-from pipelines.config import Settings
+from pipelines.config import NO_INTENTS, Settings
 from pipelines.qa import OUT_OF_SCOPE, QAPipeline
 
 
@@ -66,9 +66,12 @@ def evaluate(
     Raises:
         ConfigError: a gate names a metric the set cannot score, the set is empty, or the
             judge is not a configured model.
+        DocentError: questions would retrieve from an empty collection.
     """
     if not items:
         raise ConfigError("the evaluation set has no items")
+    check_gates("jsonl", items, settings, "the evaluation set")
+    qa.check_ready()  # an empty collection would score every question 0
     embedding = LocalEmbedding(sentence_encoder(embedding_model_path(qa.settings.embedding.model)))
     judge = None
     if settings.judge_model is not None:
@@ -174,6 +177,7 @@ def evaluate_retrieval(
 
     `settings` should come from `retrieval_settings`.
     """
+    check_gates("beir", beir, gates_settings, "the BEIR set")
     indexer = settings.open_indexer()
     try:
         ingest = indexer.ingest_records(
@@ -212,10 +216,6 @@ def evaluate_retrieval(
     return report, gates
 
 
-# Labels a data set may give its out-of-scope items (CLINC150 uses "oos").
-OUT_OF_SCOPE_LABELS = frozenset({"oos", "out_of_scope", "out-of-scope"})
-
-
 def evaluate_intents(
     qa: QAPipeline,
     examples: list[tuple[str, str]],
@@ -235,8 +235,10 @@ def evaluate_intents(
     """
     if not examples:
         raise ConfigError("the intent set has no items")
-    # Every intent the classifier knows has a route (the configuration checks that).
-    unknown = sorted({i for _, i in examples} - set(qa.settings.routes) - OUT_OF_SCOPE_LABELS)
+    check_gates("intents", examples, settings, "the intent set")
+    if not qa.intents:
+        raise ConfigError(NO_INTENTS)
+    unknown = sorted({i for _, i in examples} - set(qa.intents) - OUT_OF_SCOPE_LABELS)
     if unknown:
         raise ConfigError(
             f"the set's intents {', '.join(unknown[:5])} are not intents of the configuration; "

@@ -35,7 +35,7 @@ from ingest.manifest import Manifest
 from ingest.store import Store, dense_retriever, hybrid_retriever, open_store, sparse_retriever
 from pipelines import prompts, timing
 from pipelines.answer import Answer, Citation
-from pipelines.config import RouteSettings, Settings
+from pipelines.config import NO_INTENTS, RouteSettings, Settings
 from pipelines.registry import ModelRegistry
 from pipelines.streaming import Event, StreamRelay
 
@@ -71,8 +71,12 @@ class QAPipeline:
     ```
     """
 
-    def __init__(self, settings: Settings, store: Store) -> None:
-        """Build the pipeline over an open store; models load on `warm_up` or first use."""
+    def __init__(self, settings: Settings, store: Store, routing: bool = True) -> None:
+        """Build the pipeline over an open store; models load on `warm_up` or first use.
+
+        :param routing: check that every intent of the classifier has a route (a pipeline
+            that answers needs one); False for a pipeline that only classifies.
+        """
         self.settings = settings
         self.store = store
         embedder_path = embedding_model_path(settings.embedding.model)
@@ -116,7 +120,7 @@ class QAPipeline:
             language=settings.sparse.language,
             threshold=settings.verification.threshold,
         )
-        self._classifier = _classifier(settings, embedder_path)
+        self._classifier = _classifier(settings, embedder_path, routing)
         self._desk = HandoffDesk(
             path=settings.handoff_path,
             webhook_url=settings.handoff.webhook_url,
@@ -133,13 +137,21 @@ class QAPipeline:
         return self._desk
 
     @property
+    def intents(self) -> list[str]:
+        """The intents the classifier knows, sorted; empty when none are configured."""
+        if self._classifier is None:
+            return []
+        return sorted({intent for _, intent in self._classifier.examples})
+
+    @property
     def audit(self) -> AuditLog | None:
         """The audit log answers are recorded in, or None when `audit.enabled` is off."""
         return self._audit
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "QAPipeline":
-        """Open the configured store and build the pipeline over it."""
+    def from_settings(cls, settings: Settings, routing: bool = True) -> "QAPipeline":
+        """Open the configured store and build the pipeline over it (`routing`: see
+        `__init__`)."""
         dim = embedding_dimension(embedding_model_path(settings.embedding.model))
         bound = Manifest(settings.manifest_path, settings.store.collection).bound_model()
         if bound and bound != (settings.embedding.model, dim):
@@ -149,7 +161,12 @@ class QAPipeline:
                 f"{settings.embedding.model!r}; questions must be embedded with the same model. "
                 "Set embedding.model back, or re-ingest with `docent ingest --rebuild`"
             )
-        return cls(settings, open_store(settings.store, settings.store_path, dim))
+        store = open_store(settings.store, settings.store_path, dim)
+        try:
+            return cls(settings, store, routing)
+        except BaseException:
+            store.close()  # a configuration refused here must not keep the store held
+            raise
 
     def warm_up(self) -> None:
         """Load every model now rather than on the first request."""
@@ -348,10 +365,7 @@ class QAPipeline:
             ConfigError: the configuration has no intents.
         """
         if self._classifier is None:
-            raise ConfigError(
-                "classifying needs intents in the configuration (intents.examples or "
-                "intents.examples_file; see configs/support.yaml)"
-            )
+            raise ConfigError(NO_INTENTS)
         result = self._classifier.run(text=text)
         return {
             "intent": result["intent"],
@@ -385,7 +399,10 @@ class QAPipeline:
                 on_event=relay,
             )
         if result.reply is None:
-            raise AllModelsFailedError(result.reasons or [r for _, r in plan.skipped])
+            raise AllModelsFailedError(
+                result.reasons or [r for _, r in plan.skipped],
+                self.registry.advice(answer.models_tried),
+            )
         answer.model = result.model
         answer.answer = result.reply
         answer.data = result.value
@@ -395,7 +412,7 @@ class QAPipeline:
         question, relay = request.question, request.relay
         relevant, top = self._search(question, request.tenant)
         if top is None:
-            self._check_not_empty()
+            self.check_ingested()
         if not relevant and request.context_query is not None:
             # A follow-up that finds nothing alone ("What is not covered?") is searched
             # together with the question before it.
@@ -559,7 +576,9 @@ class QAPipeline:
             if over_budget:
                 self._abstain(question, answer, "the request's budget is spent", kind="budget")
                 return
-            raise AllModelsFailedError(failures or [r for _, r in plan.skipped])
+            raise AllModelsFailedError(
+                failures or [r for _, r in plan.skipped], self.registry.advice(answer.models_tried)
+            )
         score, model, check, (cited, value), draft = best
         answer.verification = {
             "score": round(score, 4),
@@ -633,7 +652,21 @@ class QAPipeline:
             kept = self._relevance.run(documents=documents, query_embedding=embedding)
         return kept["documents"], kept["top_similarity"]
 
-    def _check_not_empty(self) -> None:
+    def check_ready(self) -> None:
+        """Raise now what every question would fail on, before a model loads: without
+        intents, every question takes the default intent's route; when that route retrieves,
+        an empty collection answers none (see `check_ingested`).
+
+        Raises:
+            DocentError: the collection is empty, with what to do.
+        """
+        if self._classifier is not None:
+            return
+        route = self.settings.routes.get(self.settings.intents.default_intent)
+        if route is not None and route.type == "rag":
+            self.check_ingested()
+
+    def check_ingested(self) -> None:
         """Raise when nothing was retrieved because the collection is empty (counting at
         every question would cost milliseconds at 100,000 chunks)."""
         if self.store.count_documents():
@@ -846,10 +879,13 @@ def _record_skips(answer: Answer, skipped: list[tuple[str, str]]) -> None:
         answer.models_tried.append(ModelCall(name, "skipped", reason).to_dict())
 
 
-def _classifier(settings: Settings, embedder_path: str) -> "IntentClassifier | None":
-    """The intent classifier over the configured examples, or None when there are none."""
+def _classifier(
+    settings: Settings, embedder_path: str, routing: bool = True
+) -> "IntentClassifier | None":
+    """The intent classifier over the configured examples, or None when there are none;
+    with `routing`, every intent must have a route."""
     intents = settings.intents
-    if not intents.examples and intents.examples_file is None:
+    if not intents.configured:
         return None
     from components.intent.intent_classifier import IntentClassifier, load_examples
 
@@ -859,11 +895,8 @@ def _classifier(settings: Settings, embedder_path: str) -> "IntentClassifier | N
             examples += load_examples(intents.examples_file)
         except (OSError, ValueError) as e:
             raise ConfigError(f"intents.examples_file: {e}") from e
-    missing = sorted({intent for _, intent in examples} - set(settings.routes))
-    if missing:
-        raise ConfigError(
-            f"routes: no route for the intents {', '.join(missing)} of intents.examples_file"
-        )
+    if routing:
+        settings.check_routes(intent for _, intent in examples)
     kwargs = {}
     if intents.out_of_scope_threshold is not None:
         kwargs["out_of_scope_threshold"] = intents.out_of_scope_threshold

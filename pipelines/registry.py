@@ -78,6 +78,40 @@ class ModelRegistry:
             self.packers[name].warm_up()
             slot.generator.warm_up()
 
+    def advice(self, calls: list[dict[str, Any]]) -> str:
+        """What to do when no model could answer, fitting the models that failed among
+        `calls` (`ModelCall.to_dict()`s): endpoints to check that they run and can be
+        reached, or in-process models whose GGUF file llama.cpp must be able to load and
+        run; a fallback model in any case."""
+        outcomes = {
+            c["model"]: c["outcome"]
+            for c in calls
+            if c["outcome"] not in ("ok", "skipped", "weak_answer")
+        }
+        models = self.settings.models
+        failed = [n for n in sorted(outcomes) if n in models]
+        endpoints = [n for n in failed if models[n].provider != "llama_cpp"]
+        local = [n for n in failed if models[n].provider == "llama_cpp"]
+        steps = []
+        if endpoints:
+            step = (
+                f"Check that the model endpoints are running and reachable ({', '.join(endpoints)})"
+            )
+            if any(outcomes[n] == "client_error" for n in endpoints):
+                step += ", and that their API keys and model names are right"
+            steps.append(step)
+        if local:
+            steps.append(
+                f"{', '.join(local)} run{'s' if len(local) == 1 else ''} in this process "
+                "(llama.cpp): the reason above is llama.cpp's; check that "
+                f"{', '.join(f'models.{n}.model' for n in local)} is a GGUF file it can load "
+                "and that the request suits it (a JSON schema llama.cpp's grammar supports, a "
+                "prompt that fits its context window)"
+            )
+        if not steps:
+            return "Add a fallback model to the configuration."
+        return "; ".join(steps) + "; or add a fallback model to the configuration."
+
     def count_tokens(self, name: str, text: str) -> int:
         """The size of a prompt in `name`'s tokens (with the beginning-of-text token)."""
         return self.packers[name].count_tokens(text) + 1

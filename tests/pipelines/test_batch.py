@@ -11,6 +11,7 @@ from components.errors import ConfigError
 from ingest.batch_runner import BatchRunner
 from pipelines.batch import (
     FIELDS,
+    check_task,
     check_workers,
     document_items,
     load_questions,
@@ -168,3 +169,53 @@ def test_batch_classify_from_the_command_line_resumes(tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert sorted(r["id"] for r in rows) == sorted(p.name for p in support.iterdir())
     assert all(r["intent"] and 0 <= float(r["confidence"]) <= 1 for r in rows)
+
+
+def test_ids_are_paths_below_the_common_root_of_the_given_paths(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder / "sub").mkdir(parents=True)
+        (tmp_path / folder / "readme.md").write_text(f"# {folder}\n")
+    (tmp_path / "a" / "sub" / "notes.md").write_text("# notes\n")
+    a, b = tmp_path / "a", tmp_path / "b"
+    ids = [i for i, _ in document_items([a, b])]
+    assert ids == ["a/readme.md", "a/sub/notes.md", "b/readme.md"]
+    assert [i for i, _ in document_items([a])] == ["readme.md", "sub/notes.md"]
+    assert [i for i, _ in document_items([a / "readme.md"])] == ["readme.md"]
+    two_files = document_items([a / "readme.md", a / "sub" / "notes.md"])
+    assert [i for i, _ in two_files] == ["readme.md", "sub/notes.md"]
+
+
+def test_classify_needs_intents_but_no_routes_and_keeps_same_named_files_apart(tmp_path):
+    env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data")}
+    config = tmp_path / "classify.yaml"
+    config.write_text(
+        "intents:\n"
+        "  examples:\n"
+        "    billing: [I was charged twice, refund my payment, my invoice is wrong]\n"
+        "    login: [I cannot log in, reset my password, my account is locked]\n"
+    )
+    for folder, text in (("a", "I was charged twice for my plan."), ("b", "I cannot log in.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "ticket.md").write_text(text + "\n")
+    out = tmp_path / "intents.jsonl"
+    args = ["batch", "classify", "--json", "--quiet", "--config", str(config), "-o", str(out)]
+    paths = [str(tmp_path / "a"), str(tmp_path / "b")]
+    result = docent(*args, *paths, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["done"] == 2
+    intents = {r["id"]: r["intent"] for r in map(json.loads, out.read_text().splitlines())}
+    assert intents == {"a/ticket.md": "billing", "b/ticket.md": "login"}
+    # The same paths resume: their ids are the same.
+    again = docent(*args, *paths, env=env, timeout=300)
+    assert json.loads(again.stdout)["already_done"] == 2
+    # Answering follows an intent's route: there the missing routes are named.
+    ask = docent("ask", "--config", str(config), "Refund please", env=env, timeout=300)
+    assert ask.returncode == 2
+    assert "no route for the intents 'billing', 'login'; add routes.billing" in ask.stderr
+
+
+def test_extract_refuses_a_schema_without_fields(qa):
+    with pytest.raises(ConfigError, match='the schema has no "properties"'):
+        check_task("extract", qa, {"type": "object"})
+    check_task("extract", qa, SCHEMA)
+    check_task("summarise", qa)

@@ -325,3 +325,54 @@ def test_a_killed_server_s_record_is_ignored(tmp_path):
     stale = json.loads((tmp_path / "serve.json").read_text()) | {"pid": int(dead.stdout)}
     (tmp_path / "serve.json").write_text(json.dumps(stale))
     assert running_server(tmp_path) is None
+
+
+# Libraries that hold or run models: none may load before a check that refuses the command.
+MODEL_LIBRARIES = ("torch._C", "sentence_transformers", "onnxruntime", "llama_cpp")
+
+
+def _loaded(stderr: str) -> str:
+    return stderr.rsplit("loaded:", 1)[1]
+
+
+def test_eval_refuses_a_gate_its_set_cannot_score_before_any_question(tmp_path, offline_env):
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(
+        '{"question": "How long is the warranty?", "reference": "27 months"}\n'
+        '{"question": "Where do orders ship from?", "reference": "Rotterdam"}\n'
+    )
+    report = tmp_path / "run.json"
+    args = ["eval", str(golden), "--threshold", "retrieval_hit=0.9", "-o", str(report)]
+    result = _docent_reporting_imports(*args, env=offline_env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "golden.jsonl (jsonl) cannot score retrieval_hit" in result.stderr
+    assert 'no item has "reference_ids"' in result.stderr
+    assert "Remove the other gates" in result.stderr
+    assert not report.exists()  # no question ran, no report was written
+    assert not any(library in _loaded(result.stderr) for library in MODEL_LIBRARIES)
+
+
+def test_batch_classify_without_intents_says_which_key_to_add_before_loading(tmp_path, offline_env):
+    tickets = tmp_path / "tickets"
+    tickets.mkdir()
+    (tickets / "one.md").write_text("I was charged twice this month.\n")
+    out = tmp_path / "intents.csv"
+    result = _docent_reporting_imports(
+        "batch", "classify", "--quiet", str(tickets), "-o", str(out), env=offline_env
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "intents.examples_file" in result.stderr and "configs/support.yaml" in result.stderr
+    assert not out.exists()
+    assert not any(library in _loaded(result.stderr) for library in MODEL_LIBRARIES)
+
+
+def test_batch_ask_on_an_empty_store_fails_at_once(tmp_path, offline_env):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text('{"id": "q1", "question": "Anything?"}\n')
+    out = tmp_path / "answers.jsonl"
+    result = _docent_reporting_imports(
+        "batch", "ask", "--quiet", str(questions), "-o", str(out), env=offline_env
+    )
+    assert result.returncode == 1 and "ingest documents first" in result.stderr
+    assert not out.exists() and not Path(f"{out}.failures.jsonl").exists()
+    assert not any(library in _loaded(result.stderr) for library in MODEL_LIBRARIES)

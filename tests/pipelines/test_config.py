@@ -66,10 +66,6 @@ def test_config_environment_variable_names_the_file(tmp_path, monkeypatch):
             "routes:\n  question:\n    type: direct\n    json_schema: {type: 12}\n",
             ["routes.question: json_schema is not a valid JSON schema"],
         ),
-        (
-            "intents:\n  examples:\n    billing: [refund please]\n",
-            ["routes: no route for the intent 'billing'; add routes.billing"],
-        ),
         ("- just\n- a list\n", ["must hold a mapping of sections"]),
         ("retrieval: [unclosed\n", ["is not valid YAML"]),
     ],
@@ -106,3 +102,21 @@ def test_the_readme_recipe_for_a_stronger_model_is_a_valid_configuration(tmp_pat
     assert not settings.models["stronger"].extractive
     assert settings.models["stronger"].base_url.endswith("/v1")
     assert settings.embedding == Settings().embedding  # the rest keeps the defaults
+
+
+def test_intents_need_routes_only_in_a_pipeline_that_answers(tmp_path):
+    from pipelines.qa import QAPipeline
+
+    config = tmp_path / "intents.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path}\nintents:\n  examples:\n    billing: [refund]\n"
+        "    login: [password]\nroutes:\n  login: {type: rag}\n"
+    )
+    settings = load_settings(config)  # a valid file: classifying needs no route
+    with pytest.raises(ConfigError, match="no route for the intent 'billing'; add routes.billing"):
+        QAPipeline.from_settings(settings)
+    classifier = QAPipeline.from_settings(settings, routing=False)
+    try:
+        assert classifier.intents == ["billing", "login"]
+    finally:
+        classifier.close()

@@ -92,24 +92,28 @@ def test_eval_command_exits_1_when_a_gate_fails_and_writes_junit(tmp_path):
             for i in ITEMS[:2]
         )
     )
-    env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "empty")}
-    result = docent(
+    env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data")}
+    args = [
         "eval",
         str(golden),
         "--threshold",
         "answered=0.5",
         "--junit",
         str(tmp_path / "gates.xml"),
-        "-o",
-        str(tmp_path / "run.json"),
-        env=env,
-        timeout=300,
+    ]
+    # Nothing ingested: refused before any question runs.
+    empty = docent(*args, "-o", str(tmp_path / "run.json"), env=env, timeout=300)
+    assert empty.returncode != 0 and "ingest documents first" in empty.stderr
+    assert not (tmp_path / "run.json").exists()
+    # A collection that cannot answer these questions: every answer abstains, the gate fails.
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "parking.md").write_text(
+        "# Parking\n\nEmployees park in garage B on level minus two.\n"
     )
-    # Nothing is ingested: every question fails with the reason, and the gate says so.
+    assert docent("ingest", "--quiet", str(tmp_path / "docs"), env=env).returncode == 0
+    result = docent(*args, "-o", str(tmp_path / "run.json"), env=env, timeout=300)
     assert result.returncode == 1, result.stderr
     assert "FAIL  answered = 0.000" in result.stdout
-    run = json.loads((tmp_path / "run.json").read_text())
-    assert all("ingest documents first" in item["error"] for item in run["items"])
     assert ET.parse(tmp_path / "gates.xml").getroot().get("failures") == "1"
 
 
@@ -332,6 +336,9 @@ class _Quoting:
 
     def search(self, question):
         return []
+
+    def check_ready(self):
+        """Nothing to check: the stand-in answers without a collection."""
 
 
 @pytest.mark.parametrize(("span", "right"), [("the Rotterdam warehouse", 1.0), ("two", 0.0)])
