@@ -896,13 +896,6 @@ def eval_command(
     from evaluation.gates import check_gates
     from evaluation.html_report import write_html
     from evaluation.reports import read_baseline, write_json, write_junit
-    from pipelines.evaluate import (
-        evaluate,
-        evaluate_intents,
-        evaluate_retrieval,
-        retrieval_settings,
-    )
-    from pipelines.qa import QAPipeline
 
     settings = _store_settings(config)
     extra = {}
@@ -925,6 +918,9 @@ def eval_command(
         if limit:
             beir = dataclasses.replace(beir, queries=dict(list(beir.queries.items())[:limit]))
         check_gates(fmt, beir, gates_settings, dataset.name)
+        # Imported once the gates are known to be scorable: Ragas alone takes seconds.
+        from pipelines.evaluate import evaluate_retrieval, retrieval_settings
+
         bar = tqdm(total=len(beir.queries), unit="query", desc="eval", file=sys.stderr)
         try:
             report, gates = evaluate_retrieval(
@@ -938,12 +934,16 @@ def eval_command(
             bar.close()
     else:
         if fmt == "intents":
-            entries, run, unit = load_intents(dataset, split), evaluate_intents, "text"
+            entries, unit = load_intents(dataset, split), "text"
         else:
             entries = load_squad(dataset)[0] if fmt == "squad" else load_jsonl(dataset)
-            run, unit = evaluate, "question"
+            unit = "question"
         entries = entries[:limit] if limit else entries
         check_gates(fmt, entries, gates_settings, dataset.name)
+        from pipelines.evaluate import evaluate, evaluate_intents
+        from pipelines.qa import QAPipeline
+
+        run = evaluate_intents if fmt == "intents" else evaluate
         qa = QAPipeline.from_settings(settings, routing=fmt != "intents")
         bar = tqdm(total=len(entries), unit=unit, desc="eval", file=sys.stderr)
         try:

@@ -185,7 +185,7 @@ def test_the_socket_guard_really_blocks(offline_env, tmp_path):
 _CLI_WITH_LOAD_REPORT = """
 import atexit, sys
 heavy = ("haystack", "torch._C", "sentence_transformers", "spacy", "qdrant_client",
-         "onnxruntime", "llama_cpp")
+         "onnxruntime", "llama_cpp", "ragas")
 atexit.register(lambda: print("loaded:", [m for m in heavy if m in sys.modules], file=sys.stderr))
 from pipelines.cli import main
 sys.argv[0] = "docent"
@@ -350,6 +350,7 @@ def test_eval_refuses_a_gate_its_set_cannot_score_before_any_question(tmp_path, 
     assert "Remove the other gates" in result.stderr
     assert not report.exists()  # no question ran, no report was written
     assert not any(library in _loaded(result.stderr) for library in MODEL_LIBRARIES)
+    assert "ragas" not in _loaded(result.stderr)  # not even the scoring library
 
 
 def test_batch_classify_without_intents_says_which_key_to_add_before_loading(tmp_path, offline_env):
