@@ -63,7 +63,7 @@ def main() -> None:
             elif parsed.reason:
                 outcome = "timeout" if "took longer" in parsed.reason else "failed"
             else:
-                outcome = "ingested" if parsed.converter == "unstructured" else "fallback"
+                outcome = "fallback" if parsed.converter.startswith("haystack:") else "ingested"
             rows.append((Path(parsed.source), outcome, parsed))
             print(f"{len(rows)}/{len(paths)} {outcome:8} {parsed.source}", file=sys.stderr)
     seconds = time.perf_counter() - started

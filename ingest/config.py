@@ -122,6 +122,12 @@ class ParsingSettings(_Section):
     judged without a dictionary (see `components.converters.text_quality`): a file below it,
     such as a PDF whose fonts lack a map to characters ("Decem b er /1/9/9/5"), is reported
     as failed instead of indexed; 0 turns the check off.
+    `markup` decides how Markdown, HTML, reStructuredText and plain text are read:
+    `structure` (the default) takes the structure the markup gives, headings as titles,
+    paragraphs, lists, code blocks and tables (`components.converters.markup_converter`);
+    `unstructured` has unstructured classify every paragraph with spaCy, as every other format
+    is read: the same elements for Markdown, HTML and RST, and plain text's titles guessed
+    differently, at 6.8x the time to parse and chunk fastapi_docs (bench/ingest_backends.py).
     `executor: ray` runs the parsing as Ray tasks instead, on
     the cluster at `ray_address` or on a local Ray instance when it is empty.
     A link inside an ingested folder that points out of it is refused unless
@@ -129,6 +135,7 @@ class ParsingSettings(_Section):
     """
 
     pdf_strategy: Literal["fast"] = "fast"
+    markup: Literal["structure", "unstructured"] = "structure"
     languages: list[str] = Field(default_factory=lambda: ["eng"], min_length=1)
     workers: int = Field(default=0, ge=0, le=256)
     file_timeout: float = Field(default=120, gt=0)

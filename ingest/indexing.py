@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 EMBEDDED_META = ["section"]
 # Bump whenever a change to the converter or chunker changes the chunks of an unchanged file:
 # it is part of every chunk's settings fingerprint, so the next ingest redoes those files.
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4  # 4: Markdown, HTML, RST and plain text read by their markup
 # The size of the first write batch, in chunks (see `Indexer.ingest`).
 FIRST_BATCH_CHUNKS = 64
 # Metadata fields that docent sets on every chunk; user metadata may not override them.
@@ -784,7 +784,7 @@ def _fingerprint(
         if embedding.backend != "onnx-int8"
         else f"{embedding.model}@int8-per-text",
         "chunking": chunking.model_dump(),
-        "parsing": parsing.model_dump(include={"pdf_strategy", "languages"}),
+        "parsing": parsing.model_dump(include={"pdf_strategy", "languages", "markup"}),
         "sparse": sparse.model_dump(),
         "unstructured": version("unstructured"),
         "docent_pipeline": PIPELINE_VERSION,

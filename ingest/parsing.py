@@ -11,6 +11,7 @@ from haystack import Document, logging
 
 from components.chunking.structure_chunker import StructureChunker
 from components.converters.fallback_converter import FALLBACKS, FallbackConverter
+from components.converters.markup_converter import MARKUP_TYPES, MarkupConverter
 from components.converters.text_quality import TextQuality, page_qualities
 from components.converters.unstructured_converter import UnstructuredConverter
 from ingest.config import ChunkingSettings, ParsingSettings
@@ -54,23 +55,29 @@ class FileParser:
         self.chunking = chunking
         self.tokenizer = tokenizer
         self._converter: UnstructuredConverter | None = None
+        self._markup: MarkupConverter | None = None
         self._chunker: StructureChunker | None = None
 
     def __getstate__(self) -> dict:
         # Workers receive the settings and build their own components.
-        return {**self.__dict__, "_converter": None, "_chunker": None}
+        return {**self.__dict__, "_converter": None, "_markup": None, "_chunker": None}
 
     def __call__(self, path: Path) -> Parsed:
         """Parse and chunk the file at `path`.
 
-        When unstructured fails on the file or finds no text in it, and Haystack has a
+        Markdown, HTML, reStructuredText and plain text are read by their markup
+        (`converter` "markup") unless `parsing.markup` is "unstructured"; the other formats by
+        unstructured. When that fails on the file or finds no text in it, and Haystack has a
         converter for its type, that converter gets a try; `converter` says which one served.
         A file whose text is garbled (below `parsing.min_text_quality`) is refused.
         """
         if self._converter is None:
             self._build()
-        converted = self._converter.run(sources=[path])
-        elements, converter = converted["documents"], "unstructured"
+        if self._markup is not None and path.suffix.lower() in MARKUP_TYPES:
+            converted, converter = self._markup.run(sources=[path]), "markup"
+        else:
+            converted, converter = self._converter.run(sources=[path]), "unstructured"
+        elements = converted["documents"]
         failure = converted["failures"][0] if converted["failures"] else None
         if failure and failure["kind"] in FALLBACK_KINDS and path.suffix.lower() in FALLBACKS:
             elements, converter = self._fallback(path, failure["reason"])
@@ -123,7 +130,7 @@ class FileParser:
     def _fallback(self, path: Path, reason: str) -> tuple[list[Document], str]:
         """The file's elements read by Haystack's converter for its type, if it finds text."""
         logger.info(
-            "unstructured could not read {source} ({reason}); trying {converter}",
+            "{source} could not be read ({reason}); trying {converter}",
             source=str(path),
             reason=reason,
             converter=FALLBACKS[path.suffix.lower()],
@@ -148,6 +155,8 @@ class FileParser:
             max_unzipped_mb=self.parsing.max_unzipped_mb,
             max_zip_ratio=self.parsing.max_zip_ratio,
         )
+        if self.parsing.markup == "structure":
+            self._markup = MarkupConverter()
         self._chunker = StructureChunker(
             tokenizer=self.tokenizer,
             max_tokens=self.chunking.max_tokens,

@@ -3,6 +3,7 @@
 import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from haystack import Document, component
@@ -72,11 +73,21 @@ class StructureChunker:
     def warm_up(self) -> None:
         """Load the tokenizer (idempotent)."""
         if self._tokenizer is None:
-            from transformers import AutoTokenizer
+            # The tokenizer file alone, through `tokenizers`: the same token counts as the
+            # transformers tokenizer, without importing transformers (and torch) in every
+            # parser process. A name or a folder without one goes through transformers.
+            file = Path(self.tokenizer) / "tokenizer.json"
+            if file.is_file():
+                from tokenizers import Tokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer)
-            # It only measures text here, so the model's input limit must not trigger warnings.
-            self._tokenizer.model_max_length = 1 << 30
+                self._tokenizer = Tokenizer.from_file(str(file))
+            else:
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer).backend_tokenizer
+            # It only measures text here: whole texts, never cut to the model's input limit.
+            self._tokenizer.no_truncation()
+            self._tokenizer.no_padding()
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, list[Document]]:
@@ -138,25 +149,26 @@ class StructureChunker:
                 depth = int(element.meta.get("title_depth") or 0)
                 path = [(d, t) for d, t in path if d < depth] + [(depth, text)]
             section = " > ".join(t for _, t in path)
-            for piece in self._split(text):
-                yield _Unit(piece, self._count(piece), index, page, is_title, section)
+            for piece, tokens in self._split(text):
+                yield _Unit(piece, tokens, index, page, is_title, section)
 
-    def _split(self, text: str) -> list[str]:
-        """Split text that exceeds the budget at sentence ends, then at token boundaries."""
-        if self._count(text) <= self.max_tokens:
-            return [text]
-        pieces: list[str] = []
+    def _split(self, text: str) -> list[tuple[str, int]]:
+        """Split text that exceeds the budget at sentence ends, then at token boundaries;
+        each piece with its number of tokens."""
+        tokens = self._count(text)
+        if tokens <= self.max_tokens:
+            return [(text, tokens)]
+        pieces: list[tuple[str, int]] = []
         for sentence in _SENTENCE_END.split(text):
-            if self._count(sentence) <= self.max_tokens:
-                pieces.append(sentence)
+            tokens = self._count(sentence)
+            if tokens <= self.max_tokens:
+                pieces.append((sentence, tokens))
             else:
-                pieces.extend(self._split_tokens(sentence))
+                pieces.extend((piece, self._count(piece)) for piece in self._split_tokens(sentence))
         return pieces
 
     def _split_tokens(self, text: str) -> list[str]:
-        offsets = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)[
-            "offset_mapping"
-        ]
+        offsets = self._tokenizer.encode(text, add_special_tokens=False).offsets
         pieces = []
         for start in range(0, len(offsets), self.max_tokens):
             window = offsets[start : start + self.max_tokens]
@@ -164,7 +176,7 @@ class StructureChunker:
         return [p for p in pieces if p]
 
     def _count(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
     def _make_chunk(self, source: str, file_type: str, index: int, units: list[_Unit]) -> Document:
         parts: list[str] = []

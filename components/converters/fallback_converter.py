@@ -1,10 +1,11 @@
 """Read a file with Haystack's own lighter converters when unstructured cannot."""
 
-import codecs
 from pathlib import Path
 from typing import Any
 
 from haystack import Document, component, logging
+
+from components.converters.conversion import BOMS
 
 logger = logging.getLogger(__name__)
 
@@ -20,13 +21,6 @@ FALLBACKS = {
     ".txt": "TextFileToDocument",
     ".text": "TextFileToDocument",
 }
-_BOMS = [
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-]
 
 
 @component
@@ -79,7 +73,7 @@ def _encoding(path: Path) -> str:
     """The encoding its byte-order mark declares, else UTF-8 (unstructured missed UTF-16 CSV)."""
     with path.open("rb") as f:
         head = f.read(4)
-    return next((name for bom, name in _BOMS if head.startswith(bom)), "utf-8")
+    return next((name for bom, name in BOMS if head.startswith(bom)), "utf-8")
 
 
 def _paragraphs(text: str, path: Path, converter: str) -> list[Document]:

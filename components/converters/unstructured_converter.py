@@ -8,6 +8,7 @@ from typing import Any
 from haystack import Document, component, logging
 
 from components.converters.archive_limits import check_expansion
+from components.converters.conversion import convert_each, element_meta, with_text
 from components.errors import UnreadableFileError
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,11 @@ _EMAIL = {".eml", ".msg"}
 _MODERN_FORM = {".doc": ".docx", ".ppt": ".pptx"}
 # Markdown's attribute lists ("## Install { #install }") are markup, not title text.
 _HEADING_ATTRIBUTES = re.compile(r"\s*\{\s*[#.][^{}]*\}\s*$")
+
+
+def strip_heading_attributes(title: str) -> str:
+    """`title` without a trailing Markdown attribute list ("Install { #install }": "Install")."""
+    return _HEADING_ATTRIBUTES.sub("", title)
 
 
 def check_supported(path: Path) -> None:
@@ -143,16 +149,7 @@ class UnstructuredConverter:
             one `{"source", "reason", "kind"}` per file that could not be read (`kind` as in
             `UnreadableFileError`).
         """
-        documents: list[Document] = []
-        failures: list[dict[str, str]] = []
-        for source in sources:
-            path = Path(source).resolve()
-            try:
-                documents.extend(self._convert(path))
-            except UnreadableFileError as e:
-                logger.info("Skipping {source}: {reason}", source=e.path, reason=e.reason)
-                failures.append({"source": e.path, "reason": e.reason, "kind": e.kind})
-        return {"documents": documents, "failures": failures}
+        return convert_each(sources, self._convert)
 
     def _convert(self, path: Path) -> list[Document]:
         check_supported(path)
@@ -196,15 +193,10 @@ class UnstructuredConverter:
         for index, element in enumerate(elements):
             text = (element.text or "").strip()
             if element.category == "Title":
-                text = _HEADING_ATTRIBUTES.sub("", text)
+                text = strip_heading_attributes(text)
             if not text:
                 continue
-            meta: dict[str, Any] = {
-                "source": str(path),
-                "file_type": suffix.lstrip("."),
-                "category": element.category,
-                "element_index": index,
-            }
+            meta = element_meta(path, suffix, element.category, index)
             page = getattr(element.metadata, "page_number", None)
             if page is not None:
                 meta["page_number"] = page
@@ -212,14 +204,7 @@ class UnstructuredConverter:
             if element.category == "Title":
                 meta["title_depth"] = depth or 0
             documents.append(Document(content=text, meta=meta))
-        if not documents:
-            raise UnreadableFileError(
-                str(path),
-                f"no text could be extracted from this {kind} file (it may be empty, hold only "
-                "images, or be damaged)",
-                "no_text",
-            )
-        return documents
+        return with_text(documents, path, kind)
 
     def _partition(self, path: Path, mime_type: str, kind: str) -> list[Any]:
         from unstructured.partition.auto import partition
