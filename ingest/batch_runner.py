@@ -5,6 +5,11 @@ flushed to disk before the next is reported, so a run that is killed loses at mo
 in flight. Running again reads the ids already in the output, drops a line that was cut off
 mid-write, and does only the rest. Items that fail are listed in `<output>.failures.jsonl`
 with the reason and are tried again by the next run.
+
+A KeyboardInterrupt (Ctrl-C), or a stop requested through `components.interruption`, ends a
+run within about a second: items not started are cancelled, items in flight get `GRACE`
+seconds to finish (a llama.cpp generation stops at its next token), and the run raises
+`BatchInterrupted` with what it wrote. The output holds only whole records, as after a crash.
 """
 
 import csv
@@ -14,12 +19,16 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components import interruption
 from components.errors import ConfigError, DocentError
+
+# Seconds that items in flight may take to finish once a run is interrupted.
+GRACE = 0.8
 
 
 @dataclass
@@ -28,6 +37,7 @@ class BatchReport:
 
     done: int = 0
     already_done: int = 0
+    total: int = 0  # items given, done before or not
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -36,10 +46,19 @@ class BatchReport:
         return {
             "done": self.done,
             "already_done": self.already_done,
+            "total": self.total,
             "failed": len(self.failed),
             "seconds": round(self.seconds, 2),
             "failures": self.failed,
         }
+
+
+class BatchInterrupted(interruption.Interrupted):
+    """A batch run stopped early; `report` counts what is in the output."""
+
+    def __init__(self, report: BatchReport) -> None:
+        super().__init__(f"{report.already_done + report.done} of {report.total} items done")
+        self.report = report
 
 
 class BatchRunner:
@@ -87,28 +106,51 @@ class BatchRunner:
             raise ConfigError(f"the item id {duplicate!r} occurs twice; ids must be unique")
         finished = self._finished_ids()
         todo = [(item_id, item) for item_id, item in items if item_id not in finished]
+        report.total = len(items)
         report.already_done = len(items) - len(todo)
 
         def one(item_id: str, item: Any) -> tuple[str, dict | None, str]:
+            interruption.raise_if_stopped()
             try:
                 return item_id, task(item), ""
             except DocentError as e:
                 return item_id, None, str(e)
 
+        def record(future: Future) -> None:
+            item_id, result, reason = future.result()
+            if result is None:
+                report.failed.append({"id": item_id, "reason": reason})
+            else:
+                self._append(out, {"id": item_id, **result})
+                report.done += 1
+            if on_item:
+                on_item(item_id, "failed" if result is None else "done", len(todo))
+
         with self.output.open("a", encoding="utf-8", newline="") as out:
             if self.csv and out.tell() == 0:
                 self._append(out, dict(zip(self.fields, self.fields, strict=True)))
-            with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                futures = [pool.submit(one, item_id, item) for item_id, item in todo]
-                for future in as_completed(futures):
-                    item_id, record, reason = future.result()
-                    if record is None:
-                        report.failed.append({"id": item_id, "reason": reason})
-                    else:
-                        self._append(out, {"id": item_id, **record})
-                        report.done += 1
-                    if on_item:
-                        on_item(item_id, "failed" if record is None else "done", len(todo))
+            pool = ThreadPoolExecutor(max_workers=self.workers)
+            submitted = [pool.submit(one, item_id, item) for item_id, item in todo]
+            order = {future: n for n, future in enumerate(submitted)}
+            unrecorded = set(submitted)
+            try:
+                while unrecorded:
+                    ready, _ = wait(unrecorded, return_when=FIRST_COMPLETED)
+                    for future in sorted(ready, key=order.__getitem__):
+                        unrecorded.discard(future)
+                        record(future)
+            except KeyboardInterrupt as e:
+                pool.shutdown(wait=False, cancel_futures=True)
+                # Items that finish within the grace period are kept; a thread still busy
+                # after it (in a network call, say) is not waited for.
+                running = [f for f in unrecorded if not f.cancelled()]
+                for future in sorted(wait(running, timeout=GRACE).done, key=order.__getitem__):
+                    if future.exception() is None:
+                        record(future)
+                report.seconds = time.perf_counter() - started
+                raise BatchInterrupted(report) from e
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
         self._write_failures(report.failed)
         report.seconds = time.perf_counter() - started
         return report

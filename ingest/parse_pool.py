@@ -11,6 +11,7 @@ a fraction of a second.
 import multiprocessing
 import queue
 import resource
+import signal
 import sys
 import threading
 import time
@@ -35,10 +36,17 @@ _PRELOAD = [
 ]
 # Files queued ahead per worker, so a worker never waits for the next file.
 _QUEUED_PER_WORKER = 2
+# Seconds between two looks at whether the consumer stopped listening (an interrupted run).
+_POLL = 0.2
+# Seconds that idle workers get to exit on `close`; a worker still parsing is killed.
+_CLOSE_WAIT = 0.5
 
 
 def _serve(conn: Connection, parse: Callable[[Path], Parsed], memory_mb: int | None) -> None:
     """A worker's loop: parse each path received, send back the result, until told to stop."""
+    # Ctrl-C in a terminal reaches the whole process group; the pool's owner decides what
+    # stops, and kills a worker whose file is no longer wanted.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_mb is not None:
         # The operating system refuses the worker more address space than this: a file that
         # would need more fails with MemoryError (or kills only this worker).
@@ -99,6 +107,8 @@ class ParsePool:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self._pool: list[_Worker] = []
+        # The run in progress: its stop signal and dispatching thread.
+        self._running: tuple[threading.Event, threading.Thread] | None = None
         self._context = multiprocessing.get_context("forkserver")
 
     def __enter__(self) -> "ParsePool":
@@ -122,6 +132,7 @@ class ParsePool:
             target=self._dispatch, args=(todo, results, stop), daemon=True, name="parse-pool"
         )
         thread.start()
+        self._running = (stop, thread)
         try:
             for _ in range(total):
                 item = results.get()
@@ -129,18 +140,28 @@ class ParsePool:
                     raise item
                 yield item
         finally:
+            self._stop_running()
+
+    def _stop_running(self) -> None:
+        """End the dispatching of a run that its consumer no longer reads."""
+        if self._running is not None:
+            stop, thread = self._running
             stop.set()
             thread.join()
+            self._running = None
 
     def close(self) -> None:
-        """Stop every worker."""
+        """Stop every worker: idle ones exit, one still parsing (a run that was abandoned or
+        interrupted) is killed rather than waited for."""
+        self._stop_running()
         for worker in self._pool:
             try:
                 worker.conn.send(None)
             except (BrokenPipeError, OSError):
                 pass
+        deadline = time.monotonic() + _CLOSE_WAIT
         for worker in self._pool:
-            worker.process.join(timeout=5)
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
@@ -175,7 +196,9 @@ class ParsePool:
                     worker.conn.send(path)
             busy = [w for w in self._pool if w.assigned]
             deadline = min(w.started for w in busy) + self.timeout
-            ready = wait([w.conn for w in busy], timeout=max(0.0, deadline - time.monotonic()))
+            ready = wait(
+                [w.conn for w in busy], timeout=min(_POLL, max(0.0, deadline - time.monotonic()))
+            )
             for worker in busy:
                 if worker.conn in ready:
                     _put(results, stop, self._receive(worker, todo))

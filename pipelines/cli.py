@@ -4,13 +4,16 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 import click
 
 import components  # noqa: F401  (sets the offline defaults before any model library loads)
+from components import interruption
 from components.errors import ConfigError, DocentError
 
 CONFIG_HELP = "YAML configuration file (default: $DOCENT_CONFIG, else the embedded defaults)."
@@ -18,6 +21,10 @@ CONFIG_HELP = "YAML configuration file (default: $DOCENT_CONFIG, else the embedd
 
 # Addresses only this machine can reach.
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C ended a command; the message says what was kept and how to resume."""
 
 
 def _settings(config: str | None):
@@ -171,7 +178,12 @@ def ingest(
         else:
             progress.start(total)
 
+    settled = {"ingested": 0, "unchanged": 0, "total": 0}
+
     def file_done(result, total: int) -> None:
+        settled["total"] = total
+        if result.status in settled:
+            settled[result.status] += 1
         progress.expect(total)
         if result.status == "unchanged":
             progress.skip()
@@ -194,6 +206,13 @@ def ingest(
             )
         finally:
             indexer.close()
+    except KeyboardInterrupt as e:
+        stored = settled["ingested"] + settled["unchanged"]
+        kept = f"{stored} of {settled['total']} files" if settled["total"] else "no file"
+        raise Stopped(
+            f"interrupted: {kept} stored and recorded in the manifest; run the same command "
+            "again to resume (recorded files are skipped)"
+        ) from e
     finally:
         progress.close()
     summary = report.to_dict()
@@ -220,12 +239,18 @@ def _ingest_through_server(server, paths, tenant, as_json: bool, show: bool) -> 
             f"ingest: through `docent serve` (process {server.pid}), job {job['id']}", err=True
         )
     shown = job["status"]
-    while job["status"] not in ("done", "failed"):
-        time.sleep(0.5)
-        job = client.job(job["id"])
-        if show and job["status"] != shown:
-            shown = job["status"]
-            click.echo(f"ingest: job {job['id']} {shown}", err=True)
+    try:
+        while job["status"] not in ("done", "failed"):
+            time.sleep(0.5)
+            job = client.job(job["id"])
+            if show and job["status"] != shown:
+                shown = job["status"]
+                click.echo(f"ingest: job {job['id']} {shown}", err=True)
+    except KeyboardInterrupt as e:
+        raise Stopped(
+            f"interrupted: stopped waiting; the server's ingest job {job['id']} goes on "
+            f"(GET /v1/jobs/{job['id']} tells how it ends)"
+        ) from e
     summary = job.get("summary")
     if summary is None:
         raise DocentError(f"the server's ingest job {job['id']} failed: {job.get('error')}")
@@ -344,6 +369,10 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         remove_record(settings.data_path, record)
+    # uvicorn handles Ctrl-C itself (it finishes the requests in progress) and then passes
+    # the signal on, which this process's handler notes without an exception reaching here.
+    if interruption.stop_requested():
+        raise Stopped("interrupted: the server stopped after the requests in progress")
 
 
 @cli.command()
@@ -498,9 +527,15 @@ def ask(
     from pipelines.qa import QAPipeline
 
     qa = QAPipeline.from_settings(settings)
+    answered = 0
     try:
         for question in questions:
             _print_answer(qa.ask(question, tenant=tenant).to_dict(), as_json, trace)
+            answered += 1
+    except KeyboardInterrupt as e:
+        raise Stopped(
+            f"interrupted: {answered} of {len(questions)} questions answered; ask the others again"
+        ) from e
     finally:
         qa.close()
 
@@ -698,7 +733,7 @@ def _batch_options(command):
 def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **options) -> None:
     from tqdm import tqdm
 
-    from ingest.batch_runner import BatchRunner
+    from ingest.batch_runner import BatchInterrupted, BatchRunner
     from pipelines.batch import check_task, check_workers, fields, make_task
     from pipelines.qa import QAPipeline
 
@@ -723,6 +758,12 @@ def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **o
     try:
         check_task(task, qa, options.get("schema"))
         report = runner.run(items, make_task(task, qa, **options), on_item=progress)
+    except BatchInterrupted as e:
+        done = e.report.already_done + e.report.done
+        raise Stopped(
+            f"interrupted: {done} of {e.report.total} items are done in {output}; run the same "
+            "command again to resume"
+        ) from e
     finally:
         if bar is not None:
             bar.close()
@@ -825,6 +866,12 @@ def batch_extract(paths, schema, config, output, workers, as_json, quiet) -> Non
         quiet,
         schema=fields,
     )
+
+
+EVAL_INTERRUPTED = (
+    "interrupted: an evaluation scores the whole set at once, so no report was written; run "
+    "the command again (--limit N evaluates fewer items)"
+)
 
 
 @cli.command("eval")
@@ -930,6 +977,8 @@ def eval_command(
                 previous,
                 on_item=lambda n: bar.update(1),
             )
+        except KeyboardInterrupt as e:
+            raise Stopped(EVAL_INTERRUPTED) from e
         finally:
             bar.close()
     else:
@@ -950,6 +999,8 @@ def eval_command(
             report, gates = run(
                 qa, entries, gates_settings, previous, on_item=lambda n: bar.update(1)
             )
+        except KeyboardInterrupt as e:
+            raise Stopped(EVAL_INTERRUPTED) from e
         finally:
             bar.close()
             qa.close()
@@ -1063,14 +1114,55 @@ def audit(config: str | None, limit: int, as_json: bool) -> None:
         )
 
 
+# Seconds after Ctrl-C by which the process exits even if some work has not stopped (a
+# native call, a network request): what it leaves is what a crash leaves, which every
+# resumable command settles on its next run.
+FORCED_EXIT_AFTER = 1.5
+
+
+def _on_interrupt(signum, frame) -> None:
+    """SIGINT: ask all work to stop and interrupt the main thread; exit at once on a second
+    Ctrl-C, or when the first has not ended the command within FORCED_EXIT_AFTER seconds."""
+    if interruption.stop_requested():
+        _exit_interrupted("interrupted again: stopped at once")
+    interruption.request_stop()
+    message = (
+        "interrupted: stopped without waiting for the work in progress; what was finished is "
+        "kept: run the same command again to resume"
+    )
+    timer = threading.Timer(FORCED_EXIT_AFTER, _exit_interrupted, [message])
+    timer.daemon = True
+    timer.start()
+    raise KeyboardInterrupt
+
+
+def _exit_interrupted(message: str) -> None:
+    """Print `message` and end the process with 130 (128 + SIGINT), without the interpreter's
+    teardown: freeing the loaded models and joining threads blocked in a network call took
+    seconds. Callers have closed their stores and output files before."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.write(2, f"{message}\n".encode())
+    finally:
+        os._exit(130)
+
+
 def main() -> None:
-    """Run the command line; domain errors become one clear message and exit code 2 or 1."""
+    """Run the command line; domain errors become one clear message and exit code 2 or 1;
+    Ctrl-C ends a command within 2 seconds with exit code 130."""
     logging.basicConfig(level=os.environ.get("DOCENT_LOG_LEVEL", "WARNING"))
+    # A background job of a non-interactive shell starts with SIGINT ignored: keep it so.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _on_interrupt)
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt) as e:
+        cause = e if isinstance(e, KeyboardInterrupt) else e.__cause__
+        if not isinstance(cause, KeyboardInterrupt):  # end of input at a prompt
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        _exit_interrupted(str(cause) if isinstance(cause, Stopped) else "interrupted")
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from haystack import component, logging
 
+from components import interruption
 from components.errors import GenerationError, ModelCallError
 from components.generation.native_output import native_output_silenced
 
@@ -125,7 +126,10 @@ class LlamaCppGenerator:
         :returns: `replies`, one stripped completion, and `meta`, its model, token counts,
             finish reason and seconds.
         :raises ModelCallError: llama.cpp failed (kind "server_error").
+        :raises Interrupted: a stop was requested (`components.interruption`); it is checked
+            after each token, so a long generation stops at once, and no cut reply is returned.
         """
+        interruption.raise_if_stopped()
         self.warm_up()
         started = time.perf_counter()
         name = Path(self.model_path).name
@@ -145,6 +149,7 @@ class LlamaCppGenerator:
                 temperature=self.temperature,
                 stop=self.stop if grammar is None else [],
                 logits_processor=self._first_token_rules(len(tokens)),
+                stopping_criteria=_stop_on_request(),
                 grammar=grammar,
                 stream=streaming_callback is not None,
             )
@@ -209,3 +214,16 @@ class LlamaCppGenerator:
             return scores
 
         return LogitsProcessorList([no_leading_line_break])
+
+
+def _stop_on_request() -> Any:
+    """A stopping criterion that raises `Interrupted` between two tokens once a stop is
+    requested: llama.cpp generates in a loop that no KeyboardInterrupt reaches from outside
+    the main thread."""
+    from llama_cpp import StoppingCriteriaList
+
+    def stop(input_ids: np.ndarray, logits: np.ndarray) -> bool:
+        interruption.raise_if_stopped()
+        return False
+
+    return StoppingCriteriaList([stop])

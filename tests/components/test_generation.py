@@ -1,8 +1,12 @@
 """ContextPacker and LlamaCppGenerator with the shipped Gemma 3 270M GGUF."""
 
+import threading
+import time
+
 import pytest
 from haystack import Document, Pipeline
 
+from components import interruption
 from components.errors import GenerationError
 from components.generation.context_packer import ContextPacker
 from components.generation.llama_cpp_generator import LlamaCppGenerator
@@ -93,3 +97,22 @@ def test_generator_answers_from_context_and_stops(gguf):
 def test_generator_reports_a_missing_model_clearly(tmp_path):
     with pytest.raises(GenerationError, match="does not exist"):
         LlamaCppGenerator(model_path=str(tmp_path / "none.gguf")).warm_up()
+
+
+def test_a_stop_request_ends_a_generation_between_two_tokens(gguf):
+    """Ctrl-C during a long generation: no cut reply, and the next generation is whole."""
+    generator = LlamaCppGenerator(model_path=gguf, context_window=2048, max_new_tokens=1500)
+    prompt = "Count from one to one thousand: one, two, three,"
+    generator.warm_up()
+    timer = threading.Timer(0.5, interruption.request_stop)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(interruption.Interrupted):
+            generator.run(prompt=prompt)
+        assert time.monotonic() - started < 1.5
+    finally:
+        timer.cancel()
+        interruption.clear_stop()
+    generator.max_new_tokens = 8
+    assert generator.run(prompt=prompt)["meta"][0]["completion_tokens"] == 8

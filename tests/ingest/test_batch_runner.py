@@ -1,12 +1,16 @@
 """BatchRunner: records written once each, resumption, torn last lines, failures retried."""
 
+import _thread
 import csv
 import json
+import threading
+import time
 
 import pytest
 
+from components import interruption
 from components.errors import ConfigError, DocentError
-from ingest.batch_runner import BatchRunner
+from ingest.batch_runner import GRACE, BatchInterrupted, BatchRunner
 
 ITEMS = [(f"item-{n}", n) for n in range(6)]
 
@@ -75,3 +79,61 @@ def test_duplicate_ids_and_foreign_files_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="line 1"):
         BatchRunner(foreign, fields=["id"]).run(ITEMS, _square)
     assert foreign.read_text() == "hello\n"
+
+
+def test_an_interrupted_run_keeps_whole_records_and_does_not_wait_for_a_stuck_item(tmp_path):
+    """Ctrl-C (a KeyboardInterrupt in the main thread): queued items are cancelled, an item
+    stuck in a network call is not waited for, and the next run does the rest."""
+    out = tmp_path / "out.jsonl"
+    release = threading.Event()
+
+    def task(n: int) -> dict:
+        if n == 3:
+            release.wait(60)  # a request that does not return
+        time.sleep(0.05)
+        return {"square": n * n}
+
+    items = [(f"item-{n}", n) for n in range(40)]
+    threading.Timer(0.5, _thread.interrupt_main).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(BatchInterrupted) as raised:
+            BatchRunner(out, fields=["id", "square"], workers=2).run(items, task)
+        assert time.monotonic() - started < 0.5 + GRACE + 1
+    finally:
+        release.set()
+    report = raised.value.report
+    assert (report.total, report.already_done) == (40, 0) and 0 < report.done < 39
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert len(ids) == report.done and "item-3" not in ids
+
+    calls = []
+    report = BatchRunner(out, fields=["id", "square"]).run(
+        items, lambda n: calls.append(n) or {"square": n * n}
+    )
+    assert report.done == len(calls) == 40 - len(ids) and 3 in calls
+    assert sorted(json.loads(line)["id"] for line in out.read_text().splitlines()) == sorted(
+        i for i, _ in items
+    )
+
+
+def test_a_stop_request_ends_a_run_between_items(tmp_path):
+    """A stop requested through `components.interruption` (not a signal) ends it too."""
+    out = tmp_path / "out.jsonl"
+
+    def task(n: int) -> dict:
+        if n == 2:
+            interruption.request_stop()
+        return {"square": n * n}
+
+    try:
+        with pytest.raises(BatchInterrupted) as raised:
+            BatchRunner(out, fields=["id", "square"]).run(ITEMS, task)
+    finally:
+        interruption.clear_stop()
+    assert raised.value.report.done == 3
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [
+        "item-0",
+        "item-1",
+        "item-2",
+    ]

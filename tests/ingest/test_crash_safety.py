@@ -15,6 +15,8 @@ import yaml
 from pipelines.config import load_settings
 
 DOCENT = Path(sys.executable).with_name("docent")
+# Enough pages that an ingest is still running when the kill comes (Markdown parses fast).
+FILES = 48
 TOPICS = ["pumps", "boilers", "grinders", "filters", "kettles", "scales", "tampers", "cups"]
 
 
@@ -123,10 +125,10 @@ def _kill_during(config: Path, corpus: Path, marker: str, delay: float, prune: b
 
 @pytest.fixture(scope="module")
 def expected(tmp_path_factory):
-    """The chunks of clean ingests of the corpus: 18 pages, then 17 pages in version 2."""
+    """The chunks of clean ingests of the corpus: FILES pages, then one fewer in version 2."""
     base = tmp_path_factory.mktemp("clean")
     result = {}
-    for version, files in ((1, 18), (2, 17)):
+    for version, files in ((1, FILES), (2, FILES - 1)):
         corpus = base / f"corpus-{version}"
         _write_corpus(corpus, files=files, version=version)
         result[version] = _ingest_in_process(_config(base, f"v{version}"), corpus)["chunks"]
@@ -144,7 +146,7 @@ def _check(state: dict, expected: set) -> None:
     ("marker", "delay", "journaled"),
     [
         ("Parsing", 1.0, False),  # parser workers busy, nothing written yet
-        ("Embedding", 0.3, True),  # a batch journaled and being embedded
+        ("Embedding", 0.05, True),  # a batch journaled and being embedded (24 take ~0.25 s)
         ("Writing", 0.0, True),  # a batch being written to Qdrant
         ("Recorded", 0.0, None),  # between two batches
     ],
@@ -153,7 +155,7 @@ def test_a_killed_first_ingest_is_completed_exactly_by_the_next_run(
     tmp_path, expected, marker, delay, journaled
 ):
     corpus = tmp_path / "corpus"
-    _write_corpus(corpus, files=18, version=1)
+    _write_corpus(corpus, files=FILES, version=1)
     config = _config(tmp_path, "data")
     assert _kill_during(config, corpus, marker, delay, prune=False)
     settled = _recover(config)
@@ -165,7 +167,7 @@ def test_a_killed_first_ingest_is_completed_exactly_by_the_next_run(
 @pytest.mark.parametrize(
     ("marker", "delay", "journaled"),
     [
-        ("Embedding", 0.3, True),  # changed files journaled, their new chunks not yet written
+        ("Embedding", 0.05, True),  # changed files journaled, their new chunks not yet written
         ("Writing", 0.0, True),  # new chunks being written, stale ones not yet deleted
         ("Writing", 0.4, None),  # later: deleting stale chunks, the next batch, or pruning
     ],
@@ -174,11 +176,11 @@ def test_a_killed_update_with_prune_ends_with_the_new_chunks_only(
     tmp_path, expected, marker, delay, journaled
 ):
     corpus = tmp_path / "corpus"
-    _write_corpus(corpus, files=18, version=1)
+    _write_corpus(corpus, files=FILES, version=1)
     config = _config(tmp_path, "data")
     _ingest_in_process(config, corpus)
-    _write_corpus(corpus, files=17, version=2)  # every third page changes
-    (corpus / "page-17.md").unlink()  # and one page goes away
+    _write_corpus(corpus, files=FILES - 1, version=2)  # every third page changes
+    (corpus / f"page-{FILES - 1:02d}.md").unlink()  # and one page goes away
     assert _kill_during(config, corpus, marker, delay, prune=True)
     settled = _recover(config)
     if journaled is not None:

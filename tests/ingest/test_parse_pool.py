@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ingest.parse_pool import ParsePool
@@ -69,3 +70,15 @@ def test_a_file_that_needs_more_memory_than_a_worker_may_have_fails_alone(tmp_pa
     assert "more than 2048 MB" in results["hog.md"].reason
     assert "parsing.max_worker_mb" in results["hog.md"].reason
     assert results["a.md"].reason == results["b.md"].reason == ""
+
+
+def test_closing_an_abandoned_run_kills_a_busy_worker_at_once(tmp_path):
+    """An interrupted ingest closes the pool while a worker parses: no waiting for it."""
+    pool = ParsePool(MisbehavingParser(), workers=2, timeout=3600)
+    results = pool.parse(tmp_path / n for n in ["a.md", "hang.md", "b.md", "c.md"])
+    assert next(results).reason == ""
+    workers = [w.process for w in pool._pool]
+    started = time.monotonic()
+    pool.close()  # the consumer stopped reading; `results` is not even closed
+    assert time.monotonic() - started < 2
+    assert pool._pool == [] and not any(p.is_alive() for p in workers)
