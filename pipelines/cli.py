@@ -731,10 +731,9 @@ def _batch_options(command):
 
 
 def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **options) -> None:
-    from tqdm import tqdm
-
     from ingest.batch_runner import BatchInterrupted, BatchRunner
     from pipelines.batch import check_task, check_workers, fields, make_task
+    from pipelines.progress import Progress, shows_progress
     from pipelines.qa import QAPipeline
 
     settings = _store_settings(config)
@@ -745,19 +744,16 @@ def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **o
     )
     # Classifying needs intents, not a route per intent.
     qa = QAPipeline.from_settings(settings, routing=task != "classify")
-    bar = None
+    progress = Progress(task, "item", enabled=shows_progress(quiet, as_json))
 
-    def progress(item_id: str, status: str, total: int) -> None:
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:
-            bar = tqdm(total=total, unit="item", desc=task, file=sys.stderr)
-        bar.update(1)
+    def item_done(item_id: str, status: str, total: int) -> None:
+        progress.expect(total)
+        progress.advance(failed=int(status == "failed"))
 
     try:
         check_task(task, qa, options.get("schema"))
-        report = runner.run(items, make_task(task, qa, **options), on_item=progress)
+        progress.start()
+        report = runner.run(items, make_task(task, qa, **options), on_item=item_done)
     except BatchInterrupted as e:
         done = e.report.already_done + e.report.done
         raise Stopped(
@@ -765,8 +761,7 @@ def _run_batch(task: str, items_of, config, output, workers, as_json, quiet, **o
             "command again to resume"
         ) from e
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
         qa.close()
     summary = report.to_dict()
     if as_json:
@@ -943,6 +938,7 @@ def eval_command(
     from evaluation.gates import check_gates
     from evaluation.html_report import write_html
     from evaluation.reports import read_baseline, write_json, write_junit
+    from pipelines.progress import shows_progress
 
     settings = _store_settings(config)
     extra = {}
@@ -968,7 +964,13 @@ def eval_command(
         # Imported once the gates are known to be scorable: Ragas alone takes seconds.
         from pipelines.evaluate import evaluate_retrieval, retrieval_settings
 
-        bar = tqdm(total=len(beir.queries), unit="query", desc="eval", file=sys.stderr)
+        bar = tqdm(
+            total=len(beir.queries),
+            unit="query",
+            desc="eval",
+            file=sys.stderr,
+            disable=not shows_progress(False, as_json),
+        )
         try:
             report, gates = evaluate_retrieval(
                 retrieval_settings(settings, dataset.resolve().name),
@@ -994,7 +996,13 @@ def eval_command(
 
         run = evaluate_intents if fmt == "intents" else evaluate
         qa = QAPipeline.from_settings(settings, routing=fmt != "intents")
-        bar = tqdm(total=len(entries), unit=unit, desc="eval", file=sys.stderr)
+        bar = tqdm(
+            total=len(entries),
+            unit=unit,
+            desc="eval",
+            file=sys.stderr,
+            disable=not shows_progress(False, as_json),
+        )
         try:
             report, gates = run(
                 qa, entries, gates_settings, previous, on_item=lambda n: bar.update(1)
