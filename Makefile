@@ -1,20 +1,32 @@
-# docent: `make demo` installs and runs the sample job; `make test` installs and runs the tests.
+# docent: `make demo` installs and runs the sample job; `make test` installs and runs the tests;
+# `make test-fast` installs and runs the fast ones (not marked slow: see tests/conftest.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.docent-installed
 DEMO_DATA ?= .demo-data
 UNSTRUCTURED_INFERENCE := unstructured-inference==1.6.14
+# llama-cpp-python compiles llama.cpp at install. Built for the build machine's CPU (the
+# default), it crashes at the first token on CPUs with AMX (Xeon Sapphire Rapids and later, as
+# in some CI machines): on x86-64 it is built for AVX2, which every such machine runs.
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON \
+	-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON)
+# A wheel pip built earlier and cached may not fit this CPU: then it is rebuilt, uncached.
+LLAMA_PIN = $(shell grep -i '^llama_cpp_python==' requirements.lock)
 APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	chromium >/dev/null
 
-.PHONY: install demo demo-support test lock clean
+.PHONY: install demo demo-support test test-fast lock clean
 
 $(STAMP): requirements.lock pyproject.toml vendor/en_core_web_sm/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-deps \
+		-r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . ./vendor/en_core_web_sm
 	$(BIN)/python vendor/pip_check.py
+	$(BIN)/python vendor/llama_check.py || { CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip \
+		install --quiet --no-deps --no-cache-dir --force-reinstall $(LLAMA_PIN) \
+		&& $(BIN)/python vendor/llama_check.py; }
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,6 +55,11 @@ test: $(STAMP)
 		|| $(APT_CHROMIUM) || { apt-get update -q >/dev/null && $(APT_CHROMIUM); } \
 		|| echo "could not install chromium: the browser tests will skip"
 	$(BIN)/python -m pytest
+
+# The tests not marked slow (tests/conftest.py says which are): no generation model, server or
+# child process; under 2 minutes on 2 cores. No Chromium: the browser tests are slow ones.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 # Re-resolve requirements.in in a scratch environment and write requirements.lock.
 lock:

@@ -118,7 +118,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-c",
-                    "import sys; from pipelines.cli import main; sys.argv = ['docent', 'ask', "
+                    "import sys; from pipelines.cli.main import main; sys.argv = ['docent', 'ask', "
                     f"{QUESTION!r}]\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
                     "print('torch._C' in sys.modules, file=sys.stderr)",
                 ],

@@ -6,10 +6,13 @@ file, the line or key, and the expected shape.
 
 import csv
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from components.errors import ConfigError
+
+# The formats `load_set` reads.
+SET_FORMATS = ("jsonl", "squad", "beir", "intents")
 
 # Labels an intent set may give its out-of-scope items (CLINC150 uses "oos").
 OUT_OF_SCOPE_LABELS = frozenset({"oos", "out_of_scope", "out-of-scope"})
@@ -188,6 +191,60 @@ def load_intents(path: Path, split: str | None = None) -> list[tuple[str, str]]:
         raise ConfigError(
             f"{path}: expected [text, intent] pairs, or a CSV with text and intent columns ({e})"
         ) from e
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """An evaluation set as `docent eval` runs it: where it was read, its format (one of
+    `SET_FORMATS`) and its items: questions, `(text, intent)` pairs, or a BEIR set."""
+
+    path: Path
+    format: str
+    items: list[EvalItem] | list[tuple[str, str]] | RetrievalSet
+
+    def __len__(self) -> int:
+        """How many items a run goes through (the queries of a BEIR set)."""
+        if isinstance(self.items, RetrievalSet):
+            return len(self.items.queries)
+        return len(self.items)
+
+    @property
+    def unit(self) -> str:
+        """What one item is, as a progress bar names it."""
+        return {"beir": "query", "intents": "text"}.get(self.format, "question")
+
+
+def load_set(
+    path: Path, fmt: str | None = None, split: str | None = None, limit: int | None = None
+) -> EvalSet:
+    """The evaluation set at `path`, read in the format `fmt` (default: beir for a folder,
+    squad for a .json file, else jsonl); with `limit`, only its first items (queries of a BEIR
+    set). `split` picks the split of an intent set that has several.
+
+    Usage:
+    ```python
+    golden = load_set(Path("golden.jsonl"), limit=20)
+    print(len(golden), golden.unit)  # 20 question
+    ```
+
+    Raises:
+        ConfigError: the format is unknown, or the file does not hold a set of that format.
+    """
+    path = Path(path)
+    if fmt is None:
+        fmt = "beir" if path.is_dir() else "squad" if path.suffix == ".json" else "jsonl"
+    if fmt not in SET_FORMATS:
+        raise ConfigError(f"unknown set format {fmt!r}: use one of {', '.join(SET_FORMATS)}")
+    if fmt == "beir":
+        beir = load_beir(path)
+        if limit:
+            beir = replace(beir, queries=dict(list(beir.queries.items())[:limit]))
+        return EvalSet(path, fmt, beir)
+    if fmt == "intents":
+        items = load_intents(path, split)
+    else:
+        items = load_squad(path)[0] if fmt == "squad" else load_jsonl(path)
+    return EvalSet(path, fmt, items[:limit] if limit else items)
 
 
 def _lines(path: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""Evaluation reports: the JSON record of a run and JUnit XML for CI systems."""
+"""Evaluation reports: the JSON record of a run, JUnit XML for CI systems, and the HTML report
+(`evaluation.html_report`), written together by `write_reports`."""
 
 import json
 import xml.etree.ElementTree as ET
@@ -7,6 +8,7 @@ from typing import Any
 
 from components.errors import ConfigError
 from evaluation.gates import GateResult
+from evaluation.html_report import write_html
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
@@ -53,3 +55,24 @@ def write_junit(path: Path, suite: str, gates: list[GateResult], seconds: float)
         else:
             ET.SubElement(case, "system-out").text = gate.reason
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_reports(
+    report: dict[str, Any],
+    gates: list[GateResult],
+    dataset: Path,
+    *,
+    output: Path | None = None,
+    junit: Path | None = None,
+    html: Path | None = None,
+    baseline: dict[str, dict[str, float]] | None = None,
+) -> None:
+    """Write the reports asked for of a run over the set at `dataset`: the JSON report to
+    `output`, JUnit XML (suite `docent.eval.NAME`) to `junit`, the HTML report, compared with
+    `baseline`'s scores when given, to `html`."""
+    if output:
+        write_json(output, report)
+    if junit:
+        write_junit(junit, f"docent.eval.{dataset.stem}", gates, report["seconds"])
+    if html:
+        write_html(html, report, f"docent eval: {dataset.name}", baseline)

@@ -20,16 +20,18 @@ EXPENSES = (
         (
             "Submitting expenses",
             [
-                "Expense reports must be submitted within 30 days of the purchase through the finance "
-                "portal. Reports submitted later are only reimbursed with the approval of the CFO.",
+                "Expense reports must be submitted within 30 days of the purchase through the "
+                "finance portal. Reports submitted later are only reimbursed with the approval of "
+                "the CFO.",
                 "A receipt is required for every expense above 25 euros.",
             ],
         ),
         (
             "Meals and lodging",
             [
-                "While travelling for work, meals are reimbursed up to 45 euros per day. Hotel rooms "
-                "are booked through the travel desk and may cost at most 160 euros per night.",
+                "While travelling for work, meals are reimbursed up to 45 euros per day. Hotel "
+                "rooms are booked through the travel desk and may cost at most 160 euros per "
+                "night.",
             ],
         ),
         (

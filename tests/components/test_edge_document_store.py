@@ -123,6 +123,7 @@ def test_dense_sparse_and_hybrid_searches_rank_as_qdrant_does(tmp_path):
     store.close()
 
 
+@pytest.mark.slow  # 20,000 vectors written and indexed
 def test_hnsw_search_after_optimize_keeps_recall_and_the_store_reopens(tmp_path):
     documents = _documents(20_000, dim=32, seed=1)
     path = str(tmp_path / "shard")
@@ -214,6 +215,7 @@ def test_recreate_empties_the_store_but_never_one_in_use(tmp_path):
     assert EdgeDocumentStore(path=path, embedding_dim=16).count_documents() == 1
 
 
+@pytest.mark.slow  # 20,000 vectors written and indexed
 def test_a_store_within_exact_below_finds_the_same_documents_however_it_was_built(tmp_path):
     documents = _documents(20_000, dim=32, seed=2)
     forward = EdgeDocumentStore(path=str(tmp_path / "forward"), embedding_dim=32)

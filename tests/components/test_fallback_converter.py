@@ -50,6 +50,7 @@ def test_round_trip():
     assert data["init_parameters"] == {} and isinstance(restored, FallbackConverter)
 
 
+@pytest.mark.slow  # a long real PDF read twice (unstructured, then the fallback): ~4 s
 @pytest.mark.skipif(not EXAMPLE_DOCS.is_dir(), reason="../shared/data/example_docs is absent")
 def test_a_text_pdf_unstructured_skips_as_too_complex_is_read():
     path = EXAMPLE_DOCS / "pdf" / "failure-after-repair.pdf"

@@ -110,6 +110,7 @@ def test_settings_are_checked_and_serialise():
     assert (restored.weights, restored.group_by, restored.top_k) == (weights, "source", 7)
 
 
+@pytest.mark.slow  # 150 SciFact abstracts embedded and searched in two ways
 @pytest.mark.skipif(not SCIFACT.is_dir(), reason="needs ../shared/data/scifact")
 def test_on_scifact_fusion_ranks_better_than_either_retriever():
     """Real abstracts, the shipped MiniLM and docent's BM25 in Qdrant local mode."""

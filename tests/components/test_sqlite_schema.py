@@ -12,9 +12,9 @@ from components.sqlite_schema import connect
 # Every SQLite store of docent and the module that holds its migrations.
 STORES = [
     "ingest.manifest",
-    "pipelines.sessions",
-    "pipelines.keys",
-    "pipelines.jobs",
+    "pipelines.service.sessions",
+    "pipelines.service.keys",
+    "pipelines.service.jobs",
     "components.gates.audit_log",
     "components.routing.handoff_desk",
 ]

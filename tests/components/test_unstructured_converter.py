@@ -85,7 +85,14 @@ EXAMPLE_DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "exampl
 
 @pytest.mark.skipif(not EXAMPLE_DOCS.is_dir(), reason="../shared/data/example_docs is absent")
 @pytest.mark.parametrize(
-    "name", ["fake-doc.rtf", "fake-email.eml", "fake-email.msg", "fake.odt", "winter-sports.epub"]
+    "name",
+    [
+        "fake-doc.rtf",
+        "fake-email.eml",
+        "fake-email.msg",
+        "fake.odt",
+        pytest.param("winter-sports.epub", marks=pytest.mark.slow),  # converted by pandoc: ~5 s
+    ],
 )
 def test_real_files_of_the_other_formats_give_text(name):
     result = UnstructuredConverter().run(sources=[EXAMPLE_DOCS / name])

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from pipelines.config import Settings
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -20,6 +22,7 @@ def _vectors(data_dir: Path, workers: int, batch_size: int) -> dict[str, list[fl
         indexer.close()
 
 
+@pytest.mark.slow  # two ingests of the samples, one in two worker processes
 def test_vectors_do_not_depend_on_workers_or_batch_size(tmp_path):
     assert Settings(data_dir=tmp_path).embedding.backend == "onnx-int8", "the default is tested"
     one = _vectors(tmp_path / "one", workers=1, batch_size=8)

@@ -28,7 +28,11 @@ CLEAR_REASONS = (
     "the extracted text looks garbled",
 )
 
-pytestmark = pytest.mark.skipif(not EXAMPLE_DOCS.is_dir(), reason="example_docs is absent")
+# Slow: some 240 files parsed in two worker processes.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not EXAMPLE_DOCS.is_dir(), reason="example_docs is absent"),
+]
 
 
 @pytest.fixture(scope="module")

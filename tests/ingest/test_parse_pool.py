@@ -6,12 +6,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from ingest.parse_pool import ParsePool
 from tests.ingest.parsers import MisbehavingParser
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # waits out a 3 s time limit
 def test_hanging_crashing_and_buggy_files_are_reported_and_the_rest_parsed(tmp_path):
     names = ["a.md", "hang.md", "b.md", "crash.md", "c.md", "bug.md", "d.md", "e.md"]
     with ParsePool(MisbehavingParser(), workers=2, timeout=3) as pool:

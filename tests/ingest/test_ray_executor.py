@@ -3,11 +3,16 @@ same treatment of files that hang, crash or break the parser."""
 
 from pathlib import Path
 
+import pytest
+
 from ingest.ray_executor import RayParsePool
 from pipelines.config import Settings
 from tests.corpus import write_corpus
 from tests.ingest.parsers import MisbehavingParser
 from tests.ingest.test_indexing import EXPECTED_CHUNKS
+
+# Slow: each test starts a local Ray instance and its worker processes.
+pytestmark = pytest.mark.slow
 
 
 def test_an_ingest_on_ray_gives_the_same_chunks(tmp_path):

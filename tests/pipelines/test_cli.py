@@ -132,6 +132,19 @@ def test_bad_config_fails_with_the_key_path_and_no_traceback(tmp_path, offline_e
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "command", [["sources"], ["keys", "list"], ["batch", "ask", "q.jsonl", "-o", "a.jsonl"]]
+)
+@pytest.mark.parametrize("before", [True, False])
+def test_config_is_taken_before_the_command_or_after_it(tmp_path, offline_env, command, before):
+    config = tmp_path / "bad.yaml"
+    config.write_text("chunking:\n  max_tokns: 100\n")
+    given = ["--config", str(config)]
+    result = docent(*(given + command if before else command + given), env=offline_env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "chunking.max_tokns: unknown key" in result.stderr
+
+
 def test_ask_before_any_ingest_says_what_to_do(offline_env):
     result = docent("ask", "Anything?", env=offline_env)
     assert result.returncode == 1
@@ -187,7 +200,7 @@ import atexit, sys
 heavy = ("haystack", "torch._C", "sentence_transformers", "spacy", "qdrant_client",
          "onnxruntime", "llama_cpp", "ragas")
 atexit.register(lambda: print("loaded:", [m for m in heavy if m in sys.modules], file=sys.stderr))
-from pipelines.cli import main
+from pipelines.cli.main import main
 sys.argv[0] = "docent"
 main()
 """

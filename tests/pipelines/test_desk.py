@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from pipelines.desk import Busy, FairDesk
+from pipelines.service.desk import Busy, FairDesk
 
 
 def held_desk(**bounds):

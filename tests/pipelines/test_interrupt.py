@@ -215,9 +215,9 @@ def test_ctrl_c_from_a_terminal_stops_ingest_at_once_and_the_next_run_resumes(tm
 # Work that ignores the interruption, as a native call that does not return for minutes does.
 STUCK = """
 import time
-from pipelines import cli
+from pipelines.cli.main import _on_interrupt
 import signal
-signal.signal(signal.SIGINT, cli._on_interrupt)
+signal.signal(signal.SIGINT, _on_interrupt)
 print("working", flush=True)
 while True:
     try:
@@ -231,7 +231,7 @@ while True:
 def test_work_that_does_not_stop_is_left_behind(presses):
     """One Ctrl-C: the process exits FORCED_EXIT_AFTER seconds later whatever it is doing;
     a second Ctrl-C: at once."""
-    from pipelines.cli import FORCED_EXIT_AFTER
+    from pipelines.cli.main import FORCED_EXIT_AFTER
 
     process = subprocess.Popen(
         [str(DOCENT.with_name("python")), "-c", STUCK],

@@ -1,6 +1,6 @@
 """KeyStore: keys stored hashed, look-ups remembered only while the file is unchanged."""
 
-from pipelines.keys import KeyStore
+from pipelines.service.keys import KeyStore
 
 
 def test_a_key_revoked_by_another_process_is_refused_at_once(tmp_path):

@@ -13,7 +13,7 @@ from tests.servers import running_app
 
 @pytest.fixture(scope="module")
 def service(generative_qa):
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
 
     closed = []
 
@@ -212,7 +212,7 @@ def test_the_web_chat_streams_cites_and_takes_feedback(service, qa):
 
 
 def test_a_request_past_its_timeout_gets_504_and_a_queued_one_never_runs(qa):
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
 
     calls = []
 
@@ -254,7 +254,7 @@ def test_a_stream_whose_models_all_fail_ends_with_an_error_event(qa):
 
     from pipelines.config import Settings
     from pipelines.qa import QAPipeline
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
     from tests.servers import unused_base_url
 
     down = {
@@ -286,7 +286,7 @@ def test_a_model_cut_off_mid_stream_restarts_with_the_fallback_over_http(qa):
 
     from pipelines.config import Settings
     from pipelines.qa import QAPipeline
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
     from tests.servers import FaultProxy, unused_base_url
 
     class Borrowed(QAPipeline):

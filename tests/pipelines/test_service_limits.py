@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipelines.keys import KeyStore
+from pipelines.service.keys import KeyStore
 from tests.servers import running_app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ def open_app(data_dir: Path, keys: KeyStore | None = None, **service):
     """An app over the store in `data_dir`, its service section set to `service`."""
     from pipelines.config import Settings
     from pipelines.qa import QAPipeline
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
 
     settings = Settings(data_dir=data_dir, service=service)
     return create_app(
@@ -149,7 +149,7 @@ def test_an_upload_over_the_limit_is_refused_while_it_arrives(served):
 def test_a_failure_inside_a_stream_ends_it_at_once_and_is_counted(qa):
     from openai import APIError, OpenAI
 
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
 
     class Broken:
         """The session's pipeline, with a fault docent does not expect."""
@@ -185,7 +185,7 @@ def test_an_ingest_job_never_holds_up_questions(tmp_path):
     worker process under its memory limit, while searches go on being answered."""
     from pipelines.config import Settings
     from pipelines.qa import QAPipeline
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
     from tests.corpus import write_zip_bomb
 
     data = ingest_handbook(tmp_path / "data")

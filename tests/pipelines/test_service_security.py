@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from pipelines.keys import KeyStore
+from pipelines.service.keys import KeyStore
 from tests.servers import running_app
 
 SECRETS = {"acme": "4417", "globex": "9902"}
@@ -33,7 +33,7 @@ def tenants(tmp_path_factory):
     """The service over two tenants' documents, and a key per tenant and scope."""
     from pipelines.config import Settings
     from pipelines.qa import QAPipeline
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
 
     root = tmp_path_factory.mktemp("tenants")
     (root / "share").mkdir()
@@ -246,7 +246,7 @@ class Borrowed:
 
 
 def test_revoking_every_key_never_opens_the_service(qa, tmp_path):
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
 
     store = KeyStore(tmp_path / "keys.sqlite")
     key_id, key = store.create("the only key", ["ask", "admin"], "acme")

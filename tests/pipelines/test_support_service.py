@@ -24,7 +24,7 @@ def webhook():
 def support(tmp_path_factory, webhook, monkeypatch_module):
     from pipelines.config import load_settings
     from pipelines.qa import QAPipeline
-    from pipelines.service import create_app
+    from pipelines.service.app import create_app
 
     monkeypatch_module.setenv("DOCENT_DATA_DIR", str(tmp_path_factory.mktemp("support")))
     settings = load_settings(REPO / "configs" / "support.yaml")

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipelines.inputs import QUESTION_CHARS, Identifier, Text
+from pipelines.service.inputs import QUESTION_CHARS, Identifier, Text
 
 # A message may be longer than a question (a client's system prompt), within reason.
 MESSAGE_CHARS = 32_000

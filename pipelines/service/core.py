@@ -1,10 +1,6 @@
-"""`docent serve`: the query pipeline as an HTTP service (FastAPI), with OpenAPI docs at /docs.
-
-Endpoints (README, "Serving"): `POST /v1/ask`, `POST /v1/search`, `POST /v1/chat/completions`
-(OpenAI-compatible, streamed with `stream: true`; see `pipelines.openai_api` for where
-citations travel), support sessions and handoff tickets, feedback (`pipelines.service_answers`);
-document uploads, server-side ingestion, jobs and removal (`pipelines.service_documents`);
-`GET /healthz`, `GET /readyz`, `GET /metrics` (Prometheus) and the web chat at `/` (here).
+"""What every route of `docent serve` shares: the `Service` (the open pipeline and stores, the
+metrics, the desks) and the API-key check. The route modules (`answers`, `documents`) import
+this module; `pipelines.service.app` builds the FastAPI app and mounts them.
 
 Access fails closed: once the key store has held a key (`docent keys create`), every `/v1`
 request needs `Authorization: Bearer KEY` with the endpoint's scope, even after every key is
@@ -12,26 +8,22 @@ revoked; the tenant comes from the key and bounds every read and write, never fr
 request. A service without keys answers only when started open (`open_access`, the command
 line's `--open`).
 
-Work runs on three desks (`pipelines.desk.FairDesk`): answers on the in-process model, one at
-a time; retrieval-only searches beside them; ingest jobs on a desk of their own, their files
-parsed in worker processes under time and memory limits. Each desk holds a bounded number of
-waiting requests, a bounded share of them per API key, and serves the keys in turn; one more
-is answered 429 with `Retry-After`. A request not answered within `request_timeout` seconds
-gets 504 (a queued one is dropped unrun, so nothing is answered twice). Bad input gets a 4xx
-that says why; a failure inside docent a 500 that names it, never a server path.
+Work runs on three desks (`pipelines.service.desk.FairDesk`): answers on the in-process model,
+one at a time; retrieval-only searches beside them; ingest jobs on a desk of their own, their
+files parsed in worker processes under time and memory limits. Each desk holds a bounded
+number of waiting requests, a bounded share of them per API key, and serves the keys in turn;
+one more is answered 429 with `Retry-After`. A request not answered within `request_timeout`
+seconds gets 504 (a queued one is dropped unrun, so nothing is answered twice). Bad input gets
+a 4xx that says why; a failure inside docent a 500 that names it, never a server path.
 """
 
-import asyncio
 import functools
 import secrets
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import asynccontextmanager
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +31,13 @@ from haystack import logging
 
 from components.errors import AllModelsFailedError, DocentError
 from pipelines.config import ServiceSettings
-from pipelines.desk import Busy, FairDesk
-from pipelines.documents import DocumentLibrary
-from pipelines.inputs import printable
-from pipelines.keys import OPEN, OPERATOR, Caller, KeyStore
 from pipelines.local_server import OPERATOR_TENANT_HEADER
-from pipelines.metrics import ServiceMetrics
 from pipelines.qa import QAPipeline
-from pipelines.sessions import SessionStore
+from pipelines.service.desk import Busy, FairDesk
+from pipelines.service.keys import OPEN, OPERATOR, Caller, KeyStore
+from pipelines.service.library import DocumentLibrary
+from pipelines.service.metrics import ServiceMetrics
+from pipelines.service.sessions import SessionStore
 
 logger = logging.getLogger(__name__)
 
@@ -267,222 +258,3 @@ def _server_folders(data_path: Path, ingest_roots: list[Path]) -> list[tuple[str
         ((folder, shown) for folder, shown in folders.items() if len(Path(folder).parts) > 2),
         key=lambda pair: -len(pair[0]),
     )
-
-
-class _BodyLimit:
-    """Refuse a request body over its limit while it is read (413), whatever its transfer
-    encoding: a declared length over the limit is refused before reading, and a chunked body
-    is counted as it arrives."""
-
-    def __init__(self, app: Any, service: Service) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        config = self.service.config
-        if scope["type"] != "http" or config is None:
-            await self.app(scope, receive, send)
-            return
-        from fastapi import HTTPException
-        from fastapi.responses import JSONResponse
-
-        if scope["path"] == "/v1/documents" and scope["method"] == "POST":
-            # Multipart framing adds a little: a body beyond the file limit plus 1 MB is refused.
-            limit = config.max_upload_bytes + (1 << 20)
-            detail = f"the upload is over {config.max_upload_mb:g} MB (service.max_upload_mb)"
-        else:
-            limit = config.max_body_kb * 1024
-            detail = f"the request body is over {config.max_body_kb} KB (service.max_body_kb)"
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
-            await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
-            return
-        received = 0
-
-        async def counted() -> dict:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise HTTPException(413, detail)
-            return message
-
-        await self.app(scope, counted, send)
-
-
-# The endpoints whose desk is known from the path alone, and the scope they need.
-_DESK_OF_PATH = {
-    "/v1/chat/completions": ("model", "ask"),
-    "/v1/search": ("search", "ask"),
-    "/v1/documents": ("ingest", "ingest"),
-    "/v1/ingest": ("ingest", "ingest"),
-}
-
-
-class _Admission:
-    """Refuse at once, before its body is read or validated, a request that its desk would
-    refuse (429): a key flooding the service costs it a look-up per request. The desk still
-    decides when the request is queued."""
-
-    def __init__(self, app: Any, service: Service) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        route = _DESK_OF_PATH.get(scope.get("path", "")) if scope["type"] == "http" else None
-        desk = self.service.desks.get(route[0]) if route and scope["method"] == "POST" else None
-        if desk is not None:
-            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-            scheme, _, token = header.partition(" ")
-            who = self.service.identify(token.strip() if scheme.lower() == "bearer" else None)
-            busy = who.allows(route[1]) and desk.refusal(who.queue) if who else None
-            if busy:
-                from fastapi.responses import JSONResponse
-
-                self.service.metrics.rejected.labels(busy.reason).inc()
-                refused = JSONResponse(
-                    {"detail": str(busy)},
-                    status_code=429,
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
-                await refused(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-class _Counted:
-    """Count every HTTP request by route and status, with its latency (a plain ASGI
-    middleware: it costs a refused request next to nothing)."""
-
-    def __init__(self, app: Any, metrics: ServiceMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sent(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sent)
-        finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.request(path, status, time.perf_counter() - started)
-
-
-def create_app(
-    open_pipeline: Callable[[], QAPipeline],
-    max_waiting: int | None = None,
-    request_timeout: float | None = None,
-    keys: KeyStore | None = None,
-    open_access: bool = False,
-    operator_token: str | None = None,
-) -> Any:
-    """The FastAPI app over the pipeline `open_pipeline` returns (opened at start-up, warmed,
-    and closed at shutdown).
-
-    :param max_waiting: requests that may wait for the model (and, apart, for searches);
-        beyond, 429 [default: the pipeline's `service.max_waiting`].
-    :param request_timeout: seconds a request may take, waiting included; beyond, 504
-        [default: `service.request_timeout`].
-    :param keys: the API keys; once the store has held one, every request needs a key.
-    :param open_access: answer without a key while the key store has never held one.
-    :param operator_token: a token that acts as the local operator (`pipelines.local_server`):
-        every scope, any tenant, local paths outside `service.ingest_roots`.
-    """
-    from fastapi import Depends, FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse, Response
-    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
-    from pipelines.service_answers import add_answer_routes
-    from pipelines.service_documents import add_document_routes
-
-    service = Service(keys, open_access, max_waiting, request_timeout, operator_token)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        pipeline = open_pipeline()
-        await asyncio.get_running_loop().run_in_executor(None, pipeline.warm_up)
-        service.start(pipeline)
-        try:
-            yield
-        finally:
-            service.stop()
-
-    app = FastAPI(
-        title="docent",
-        summary="Answers with citations from your documents",
-        lifespan=lifespan,
-    )
-    app.state.service = service
-    app.add_middleware(_BodyLimit, service=service)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        """422 with what was wrong and where; echoed values made safe to send back."""
-        detail = [
-            {
-                "loc": printable(list(e.get("loc", ()))),
-                "msg": printable(e.get("msg", "")),
-                "type": e.get("type", ""),
-                "input": printable(e.get("input")),
-            }
-            for e in error.errors()
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
-
-    app.add_middleware(_Admission, service=service)
-    app.add_middleware(_Counted, metrics=service.metrics)
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        """The process is up (no key needed)."""
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    def readyz() -> JSONResponse:
-        """Ready when the models are loaded and the store answers; 503 otherwise. No key is
-        needed, so it tells nothing about the documents."""
-        pipeline = service.pipeline
-        if pipeline is None:
-            return JSONResponse({"ready": False, "reason": "starting"}, status_code=503)
-        try:
-            pipeline.store.count_documents()
-        except Exception as e:  # noqa: BLE001  (any store failure means not ready)
-            logger.warning("The store does not answer: {error}", error=repr(e))
-            return JSONResponse(
-                {"ready": False, "reason": "the store does not answer"}, status_code=503
-            )
-        return JSONResponse({"ready": True})
-
-    admin = service.caller("admin")
-
-    @app.get("/metrics")
-    def prometheus(
-        credentials: HTTPAuthorizationCredentials | None = Depends(HTTPBearer(auto_error=False)),
-    ) -> Response:
-        """Prometheus metrics: requests, stage latencies, model calls, gates, tokens, cost.
-        Needs an admin key once the service has keys."""
-        if service.is_closed():
-            admin(credentials)
-        body, content_type = service.metrics.render()
-        return Response(body, media_type=content_type)
-
-    @app.get("/", response_class=HTMLResponse)
-    def chat_page() -> str:
-        """The web chat for the knowledge base."""
-        return resources.files("pipelines").joinpath("web/chat.html").read_text("utf-8")
-
-    add_answer_routes(app, service)
-    add_document_routes(app, service)
-    return app

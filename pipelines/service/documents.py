@@ -5,11 +5,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.documents import UploadError
-from pipelines.inputs import Identifier, Text
-from pipelines.jobs import IngestJob
-from pipelines.keys import Caller
-from pipelines.service import Service
+from pipelines.service.core import Service
+from pipelines.service.inputs import Identifier, Text
+from pipelines.service.jobs import IngestJob
+from pipelines.service.keys import Caller
+from pipelines.service.library import UploadError
 
 
 class IngestRequest(BaseModel):

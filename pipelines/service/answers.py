@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.answer import passage
-from pipelines.inputs import Identifier, Question, Text
-from pipelines.keys import Caller
-from pipelines.openai_api import ChatRequest, ChunkWriter, completion
 from pipelines.qa import QAPipeline
-from pipelines.service import Service
+from pipelines.service.core import Service
+from pipelines.service.inputs import Identifier, Question, Text
+from pipelines.service.keys import Caller
+from pipelines.service.openai_api import ChatRequest, ChunkWriter, completion
 
 
 class AskRequest(BaseModel):

@@ -32,7 +32,7 @@ from ingest.indexing import Indexer
 from ingest.manifest import Manifest
 from ingest.sources import SIDECAR_SUFFIX
 from pipelines.config import Settings
-from pipelines.jobs import IngestJob, JobFile, JobStore
+from pipelines.service.jobs import IngestJob, JobFile, JobStore
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The `docent` command line (`pipelines.cli.main`), one module per command group."""
