@@ -25,7 +25,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def encode_only(settings, texts: list[str]) -> tuple[float, int]:
     """Texts per second of the backend's encoder alone on `texts`, at its best batch size."""
-    from components.shipped_models import embedding_model_path, sentence_encoder
+    from components.embedding.backends import sentence_encoder
+    from components.shipped_models import embedding_model_path
 
     encoder = sentence_encoder(
         embedding_model_path(settings.embedding.model), settings.embedding.backend

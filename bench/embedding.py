@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 import components  # noqa: F401  (offline defaults)
+from components.embedding.backends import sentence_encoder
 from components.embedding.onnx_encoder import OnnxSentenceEncoder
-from components.shipped_models import embedding_model_path, sentence_encoder
+from components.shipped_models import embedding_model_path
 from evaluation.datasets import load_beir
 from evaluation.metrics import ndcg_at_k, recall_at_k
 

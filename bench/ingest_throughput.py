@@ -31,7 +31,7 @@ from components.chunking.structure_chunker import StructureChunker
 from components.converters.unstructured_converter import UnstructuredConverter
 from components.embedding.bm25_sparse_document_embedder import Bm25SparseDocumentEmbedder
 from components.shipped_models import embedding_dimension, embedding_model_path
-from ingest.indexing import EMBEDDED_META
+from ingest.chunk_writer import EMBEDDED_META
 from ingest.sources import find_sources
 from ingest.store import open_store
 from pipelines.config import Settings

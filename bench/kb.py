@@ -25,7 +25,7 @@ seconds per question, p50 (scoring included).
 
 Usage:
     .venv/bin/python bench/kb.py [--configs rrf-extractive,rrf100-extractive,...]
-        [--limit N] [--data-dir /tmp/docent-kb] [--json]
+        [--limit N] [--max-forced X] [--data-dir /tmp/docent-kb] [--json]
 """
 
 import argparse
@@ -57,7 +57,7 @@ FOLDERS = (
 FUSIONS = {"rrf": ("rrf", 10), "rrf100": ("rrf", 100), "score": ("score", 10)}
 MODES = ("extractive", "sentence", "short")
 CONFIGS = {f"{fusion}-{mode}": (fusion, mode) for fusion in FUSIONS for mode in MODES}
-SHIPPED = "rrf-extractive"
+SHIPPED = "rrf100-extractive"
 DEFAULT_CONFIGS = ("rrf-extractive", "rrf100-extractive", "score-extractive", "rrf-sentence")
 TYPES = ("fact", "howto_code", "yes_no", "number_unit", "unanswerable")
 Z95 = 1.959964
@@ -76,6 +76,13 @@ def main() -> None:
         type=Path,
         default=Path("/tmp/docent-kb"),
         help="scratch data directory, reused between runs (default /tmp/docent-kb)",
+    )
+    parser.add_argument(
+        "--max-forced",
+        type=float,
+        default=Settings().verification.max_forced,
+        help="verification.max_forced: how far the span constraint may move the model "
+        "(default: the shipped value; a large value: no bound)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
@@ -97,6 +104,7 @@ def main() -> None:
             {
                 "data_dir": str(args.data_dir),
                 "retrieval": {"fusion": kind, "prefetch": prefetch},
+                "verification": {"max_forced": args.max_forced},
                 "models": {"gemma-3-270m": {"generation": generation}},
                 "routes": {
                     "question": {"answer_style": "sentence" if mode == "extractive" else mode}
@@ -110,7 +118,9 @@ def main() -> None:
         finally:
             qa.close()
         results[name] = _summarise(report, types)
-        results[name].update(fusion=kind, prefetch=prefetch, answers=mode)
+        results[name].update(
+            fusion=kind, prefetch=prefetch, answers=mode, max_forced=args.max_forced
+        )
         if not args.json:
             _print(name, results[name])
     if args.json:
@@ -226,9 +236,10 @@ def _cell(share: dict[str, float]) -> str:
 
 def _print(name: str, result: dict) -> None:
     default = " (shipped default)" if name == SHIPPED else ""
+    forced = f" (max_forced {result['max_forced']})" if result["answers"] == "extractive" else ""
     print(
         f"\n{name}: retrieval.fusion={result['fusion']} (prefetch {result['prefetch']}), "
-        f"answers {result['answers']}{default}; 95 % Wilson intervals"
+        f"answers {result['answers']}{forced}{default}; 95 % Wilson intervals"
     )
     print(f"  {'type':<13}{'n':>4}  {'right':<18}{'wrong':<18}{'abstained':<18}unanswerable abst.")
     rows = {"all": result["all"], **result["by_type"]}

@@ -56,9 +56,10 @@ import scipy.sparse as sp
 from haystack import Document
 
 import components  # noqa: F401  (offline defaults)
+from components.embedding.backends import sentence_encoder
 from components.embedding.bm25 import Bm25Encoder
 from components.retrieval.score_fusion import ScoreFusion
-from components.shipped_models import embedding_dimension, embedding_model_path, sentence_encoder
+from components.shipped_models import embedding_dimension, embedding_model_path
 from evaluation.datasets import RetrievalSet, load_beir
 from evaluation.metrics import ndcg_at_k, recall_at_k
 from ingest.config import ChunkingSettings, ParsingSettings

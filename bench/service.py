@@ -20,13 +20,20 @@ Ingests samples/handbook into a temporary data directory and measures, in one ru
    ingested). The flood and uploads come from a process of their own, at `--noise-nice`
    (19 stands for clients on other machines, which take none of the server's two cores).
    The calm key's 429s (target: none) and its p95 under load over its idle p95 (target: at
-   most 2) are the figures.
+   most 2) are the figures;
+5. endpoint: full answers from a model behind an OpenAI-compatible endpoint on loopback that
+   answers every call after `--model-delay` seconds (`tests.servers.FaultProxy`), `--clients`
+   clients for `--seconds`, served twice: with the model's `max_concurrency: 1` (the old
+   design, one answer at a time) and with `max_concurrency` = `--clients`. Answers/s, p50/p95,
+   429s, 5xx, the model's calls and the most it served at once, and audit rows = answers
+   (targets with 32 clients and a 1 s model: at least 20 answers/s, p95 at most 2.5 s, no 5xx).
 
 Prints a table with throughput, p50/p95/p99 latency of the answered requests, the ratio of the
 service's throughput to the direct baseline's, and one JSON line.
 
 Usage:
     .venv/bin/python bench/service.py [--clients 32] [--seconds 60] [--phases ...]
+    .venv/bin/python bench/service.py --phases endpoint    # the endpoint phase alone
 """
 
 import argparse
@@ -39,9 +46,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import yaml
 from common import percentile
 
 import components  # noqa: F401  (offline defaults)
@@ -276,6 +286,68 @@ def neighbours(base: str, keys: dict[str, str], clients: int, seconds: float, ni
     }
 
 
+@contextmanager
+def serving(data: str, port: int, config: Path | None = None) -> Iterator[str]:
+    """`docent serve` (a child process) over the data directory `data`, with the configuration
+    file `config` (default: the built-in one); its base URL once ready."""
+    env = {**os.environ, "DOCENT_DATA_DIR": data}
+    if config is not None:
+        env["DOCENT_CONFIG"] = str(config)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("docent")), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def endpoint(settings: Settings, key: str, port: int, args) -> list[dict]:
+    """Full answers from a model on loopback that answers after `--model-delay` s: served
+    with `max_concurrency: 1` (the old design), then with `--clients`."""
+    sys.path.insert(0, str(REPO))
+    from tests.servers import FaultProxy, unused_base_url
+
+    results = []
+    reply = "reply:Employees may work remotely up to three days per week."
+    for number, limit in enumerate((1, args.clients)):
+        with FaultProxy(unused_base_url(), delay=args.model_delay) as proxy:
+            proxy.inject(reply)
+            model = {
+                "provider": "openai",
+                "base_url": proxy.base_url,
+                "model": "slow",
+                "retries": 0,
+                "structured_output": "none",
+                "max_concurrency": limit,
+            }
+            config = Path(settings.data_dir) / f"endpoint-{limit}.yaml"
+            config.write_text(yaml.safe_dump({"models": {"slow": model}}), encoding="utf-8")
+            before = audit_rows(settings)
+            with serving(str(settings.data_dir), port + number, config) as base:
+                result = asyncio.run(load(base, key, "full", args.clients, args.seconds))
+            result.update(
+                max_concurrency=limit,
+                audit_rows=audit_rows(settings) - before,
+                model_calls=proxy.requests,
+                model_peak=proxy.peak,
+            )
+            results.append(result)
+    return results
+
+
 def audit_rows(settings: Settings) -> int:
     """Rows in the audit log (one per answered request)."""
     if not settings.audit_path.exists():
@@ -292,8 +364,14 @@ def main() -> None:
     parser.add_argument("--stream-rounds", type=int, default=10)
     parser.add_argument(
         "--phases",
-        default="load,streaming,neighbours",
-        help="which phases to run, comma-separated: load, streaming, neighbours",
+        default="load,streaming,neighbours,endpoint",
+        help="which phases to run, comma-separated: load, streaming, neighbours, endpoint",
+    )
+    parser.add_argument(
+        "--model-delay",
+        type=float,
+        default=1.0,
+        help="seconds the endpoint phase's model takes to answer each call",
     )
     parser.add_argument(
         "--noise-nice",
@@ -322,53 +400,51 @@ def main() -> None:
             )
         }
         baseline = direct(settings, args.seconds / 3) if "load" in phases else {}
-        port = 18000 + os.getpid() % 1000
-        env = {**os.environ, "DOCENT_DATA_DIR": data}
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("docent")), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.5)
-            results = []
-            for mode in ("retrieval", "full") if "load" in phases else ():
-                before = audit_rows(settings)
-                result = asyncio.run(load(base, keys["bench"], mode, args.clients, args.seconds))
-                result["audit_rows"] = audit_rows(settings) - before
-                result["vs_direct"] = round(result["per_second"] / baseline[mode], 2)
-                results.append(result)
-            stream = (
-                streaming(base, keys["bench"], args.stream_rounds)
-                if "streaming" in phases
-                else None
-            )
-            crowd = (
-                neighbours(base, keys, args.clients, args.seconds, args.noise_nice)
-                if "neighbours" in phases
-                else None
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+        port = 18000 + os.getpid() % 1000 * 3
+        results, stream, crowd, slow = [], None, None, []
+        if phases & {"load", "streaming", "neighbours"}:
+            with serving(data, port) as base:
+                results, stream, crowd = builtin_phases(base, keys, baseline, settings, args)
+        if "endpoint" in phases:
+            slow = endpoint(settings, keys["bench"], port + 1, args)
     print(f"{args.clients} clients, {args.seconds:.0f} s per mode, docent serve on loopback")
-    report(args, baseline, results, stream, crowd)
+    report(args, baseline, results, stream, crowd, slow)
 
 
-def report(args, baseline: dict, results: list[dict], stream: dict | None, crowd: dict | None):
-    """Print the table, the checks and one JSON line."""
-    print(
-        f"{'mode':<10} {'answers/s':>9} {'direct/s':>8} {'ratio':>5} {'p50 s':>6} "
-        f"{'p95 s':>6} {'p99 s':>6} {'429':>5} {'5xx':>4} {'lost':>4} {'audit':>6}"
+def builtin_phases(base: str, keys: dict[str, str], baseline: dict, settings: Settings, args):
+    """The load, streaming and neighbours phases against the server at `base` (the built-in
+    configuration: the shipped in-process model)."""
+    phases = set(args.phases.split(","))
+    results = []
+    for mode in ("retrieval", "full") if "load" in phases else ():
+        before = audit_rows(settings)
+        result = asyncio.run(load(base, keys["bench"], mode, args.clients, args.seconds))
+        result["audit_rows"] = audit_rows(settings) - before
+        result["vs_direct"] = round(result["per_second"] / baseline[mode], 2)
+        results.append(result)
+    stream = streaming(base, keys["bench"], args.stream_rounds) if "streaming" in phases else None
+    crowd = (
+        neighbours(base, keys, args.clients, args.seconds, args.noise_nice)
+        if "neighbours" in phases
+        else None
     )
+    return results, stream, crowd
+
+
+def report(
+    args,
+    baseline: dict,
+    results: list[dict],
+    stream: dict | None,
+    crowd: dict | None,
+    slow: list[dict],
+):
+    """Print the tables, the checks and one JSON line."""
+    if results:
+        print(
+            f"{'mode':<10} {'answers/s':>9} {'direct/s':>8} {'ratio':>5} {'p50 s':>6} "
+            f"{'p95 s':>6} {'p99 s':>6} {'429':>5} {'5xx':>4} {'lost':>4} {'audit':>6}"
+        )
     for r in results:
         print(
             f"{r['mode']:<10} {r['per_second']:>9.2f} {baseline[r['mode']]:>8.2f} "
@@ -412,6 +488,8 @@ def report(args, baseline: dict, results: list[dict], stream: dict | None, crowd
             + ", p95 within 2x of idle "
             + ("ok" if crowd["p95_ratio"] <= 2 else "FAILED")
         )
+    if slow:
+        report_endpoint(args, slow)
     print(
         json.dumps(
             {
@@ -419,8 +497,39 @@ def report(args, baseline: dict, results: list[dict], stream: dict | None, crowd
                 "load": results,
                 "streaming": stream,
                 "neighbours": crowd,
+                "endpoint": slow,
             }
         )
+    )
+
+
+def report_endpoint(args, slow: list[dict]) -> None:
+    """The endpoint phase: the old design (one answer at a time) against concurrent answers."""
+    print(
+        f"endpoint: a model on loopback answering every call after {args.model_delay:g} s, "
+        f"{args.clients} clients, full answers"
+    )
+    print(
+        f"{'max_concurrency':>15} {'answers/s':>9} {'p50 s':>6} {'p95 s':>6} {'429':>5} "
+        f"{'5xx':>4} {'lost':>4} {'audit':>6} {'calls':>6} {'peak':>4}"
+    )
+    for r in slow:
+        print(
+            f"{r['max_concurrency']:>15} {r['per_second']:>9.2f} {r['p50']:>6.3f} "
+            f"{r['p95']:>6.3f} {r['statuses'].get('429', 0):>5} {r['server_errors']:>4} "
+            f"{r['lost']:>4} {r['audit_rows']:>6} {r['model_calls']:>6} {r['model_peak']:>4}"
+        )
+    old, new = slow
+    print(
+        f"concurrent over one at a time: {new['per_second'] / max(old['per_second'], 1e-9):.1f}x"
+        " answers/s; checks (targets for 32 clients and a 1 s model): at least 20 answers/s "
+        + ("ok" if new["per_second"] >= 20 else "FAILED")
+        + ", p95 at most 2.5 s "
+        + ("ok" if new["p95"] <= 2.5 else "FAILED")
+        + ", zero 5xx "
+        + ("ok" if all(r["server_errors"] == 0 for r in slow) else "FAILED")
+        + ", audit rows = answers "
+        + ("ok" if all(r["audit_rows"] == r["answered"] for r in slow) else "FAILED")
     )
 
 

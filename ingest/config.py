@@ -7,8 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from components.shipped_models import ONNX_PRECISIONS
-
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -75,11 +73,6 @@ class EmbeddingSettings(_Section):
     backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     batch_size: int = Field(default=32, ge=1, le=1024)
     write_batch: int = Field(default=512, ge=1)
-
-    @property
-    def onnx_precision(self) -> str:
-        """The ONNX model's precision for an onnx backend: "int8" or "fp32"."""
-        return ONNX_PRECISIONS[self.backend] or "fp32"
 
 
 class SparseSettings(_Section):

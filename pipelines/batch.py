@@ -292,7 +292,7 @@ def check_workers(settings: Settings, workers: int) -> None:
     Raises:
         ConfigError: `workers` > 1 while a model runs in process.
     """
-    local = [name for name, m in settings.models.items() if m.provider == "llama_cpp"]
+    local = [name for name, m in settings.models.items() if m.in_process]
     if workers > 1 and local:
         raise ConfigError(
             f"--workers {workers}: the model(s) {', '.join(local)} run in this process and "

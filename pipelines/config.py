@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from components.errors import ConfigError, StoreError
 from components.stores.store_lock import ensure_store_free
@@ -24,6 +31,7 @@ from ingest.config import (
     SparseSettings,
     StoreSettings,
 )
+from pipelines.providers import find_provider, get_provider, known_providers
 
 if TYPE_CHECKING:
     from ingest.indexing import Indexer
@@ -72,23 +80,30 @@ class RetrievalSettings(BaseModel):
         return self
 
 
+# Calls an OpenAI-compatible endpoint serves at once unless `max_concurrency` says otherwise.
+ENDPOINT_CONCURRENCY = 8
+
+
 class ModelSettings(BaseModel):
     """One model of the registry: where it runs, what it costs, what it can do.
 
-    `provider: llama_cpp` runs a GGUF file in process (`model` is a shipped name or a path);
-    `provider: openai` calls any OpenAI-compatible endpoint at `base_url` (`model` is the name
-    the endpoint expects; the API key comes from the environment variable `api_key_env`).
+    `provider` names a registered provider (`pipelines.providers`): `llama_cpp` runs a GGUF
+    file in process (`model` is a shipped name or a path); `openai` calls any
+    OpenAI-compatible endpoint at `base_url` (`model` is the name the endpoint expects; the
+    API key comes from the environment variable `api_key_env`); installed packages add more.
     Prices are per million tokens. `tokenizer` names a GGUF (shipped name or path) whose
     vocabulary measures prompts for an endpoint; without one, tokens are estimated.
     `generation` says how far a model's words are trusted in a rag answer: `extractive` (a
     small model: it picks a span of the selected sentences and only the documents' words are
     shown), `generative` (a capable model writes the answer, which is verified); null:
-    extractive for llama_cpp models, generative for endpoints.
+    extractive for models in process (llama_cpp), generative for endpoints.
+    `max_concurrency` bounds the calls the model serves at once under `docent serve` (see
+    `concurrency`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    provider: Literal["llama_cpp", "openai"] = "llama_cpp"
+    provider: str = "llama_cpp"
     model: str = "gemma-3-270m"
     base_url: str | None = None
     api_key_env: str | None = None
@@ -105,20 +120,52 @@ class ModelSettings(BaseModel):
     tokenizer: str | None = None
     structured_output: Literal["grammar", "response_format", "none"] = "grammar"
     generation: Literal["extractive", "generative"] | None = None
+    max_concurrency: int | None = Field(default=None, ge=1, le=256)
+
+    @property
+    def concurrency(self) -> int:
+        """Calls the model may serve at once (`max_concurrency`; null: 8 for an endpoint, 1
+        for an in-process model, whose one llama.cpp instance is not thread-safe)."""
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        return 1 if self.in_process else ENDPOINT_CONCURRENCY
 
     @property
     def extractive(self) -> bool:
         """Whether the model's rag answers are spans of the documents (see `generation`)."""
         if self.generation is None:
-            return self.provider == "llama_cpp"
+            return self.in_process
         return self.generation == "extractive"
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the model runs in docent's process (its provider says), not at an
+        endpoint."""
+        return get_provider(self.provider).in_process
+
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        try:
+            found = find_provider(name)
+        except ConfigError as e:
+            raise ValueError(str(e)) from e
+        if found is None:
+            raise ValueError(f"unknown provider; {known_providers()}")
+        return name
 
     @model_validator(mode="after")
     def _endpoint(self) -> "ModelSettings":
-        if self.provider == "openai" and not self.base_url:
-            raise ValueError("a model with provider openai needs base_url (e.g. http://host/v1)")
-        if self.provider == "llama_cpp" and self.base_url:
-            raise ValueError("base_url is for provider openai; llama_cpp runs in process")
+        check = get_provider(self.provider).check
+        if check is not None:
+            check(self)
+        if self.in_process and (self.max_concurrency or 1) > 1:
+            raise ValueError(
+                f"max_concurrency is {self.max_concurrency}, but a model in process runs one "
+                f"call at a time (provider {self.provider}: docent holds one instance of it, and "
+                "llama.cpp's is not thread-safe; `threads` spreads that call over the cores): "
+                "set max_concurrency to 1 or null"
+            )
         if self.max_new_tokens >= self.context_window:
             raise ValueError("max_new_tokens must be below context_window")
         return self
@@ -200,6 +247,11 @@ class VerificationSettings(BaseModel):
     budget is spent, docent abstains. With `judge_model`, an answer that passes the offline
     check is also put to that model, which must say it is supported (an LLM judge: use a
     capable model; its calls are costed like any other).
+
+    An extractive model in process writes its span under a constraint that keeps it to the
+    selected sentences; `max_forced` is how far (log-probability) the constraint may move it
+    from its own choice before the span is refused: higher answers more, and more wrongly
+    (bench/kb.py).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -207,6 +259,7 @@ class VerificationSettings(BaseModel):
     enabled: bool = True
     threshold: float = Field(default=0.5, ge=0, le=1)
     judge_model: str | None = None
+    max_forced: float = Field(default=0.1, ge=0)
 
 
 class BudgetSettings(BaseModel):
@@ -265,8 +318,9 @@ class ServiceSettings(BaseModel):
     """`docent serve`: request limits, uploads, and where server-side paths may be ingested
     from.
 
-    Answers wait for the model in one queue of at most `max_waiting` requests, retrieval-only
-    searches in another, ingest jobs in a third of at most `max_ingest_jobs`; one API key may
+    Answers wait in one queue of at most `max_waiting` requests, and run as many at once as
+    the models may serve together (each model's `max_concurrency`); retrieval-only searches
+    wait in another, ingest jobs in a third of at most `max_ingest_jobs`; one API key may
     hold at most `max_waiting_per_key` of a queue's places (default: half, rounded up), and
     the keys' requests take turns. A request body may hold at most `max_body_kb`, an upload
     `max_upload_mb` per file.

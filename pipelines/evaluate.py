@@ -5,9 +5,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from components.embedding.backends import sentence_encoder
 from components.errors import ConfigError, DocentError
 from components.generation.cited_answer_builder import strip_citations
-from components.shipped_models import embedding_model_path, sentence_encoder
+from components.shipped_models import embedding_model_path
 from evaluation.config import (
     ANSWER_METRICS,
     INTENT_METRICS,

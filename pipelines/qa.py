@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from haystack import Document, logging
 
 from components.conversation.follow_up_resolver import FollowUpResolver
+from components.embedding.backends import text_embedder
 from components.embedding.bm25_sparse_text_embedder import Bm25SparseTextEmbedder
-from components.embedding.onnx_embedders import OnnxTextEmbedder
 from components.errors import AllModelsFailedError, ConfigError, DocentError, StoreError
 from components.gates.audit_log import AuditLog
 from components.generation.cited_answer_builder import ABSTAIN, CitedAnswerBuilder
@@ -24,11 +24,7 @@ from components.retrieval.score_fusion import ScoreFusion
 from components.routing.handoff_desk import HandoffDesk
 from components.safety.injection_filter import InjectionFilter
 from components.safety.pii_masker import PiiMasker
-from components.shipped_models import (
-    embedding_dimension,
-    embedding_model_path,
-    model_cache,
-)
+from components.shipped_models import embedding_dimension, embedding_model_path
 from components.sources import source_name
 from components.verification.support_verifier import SupportVerifier
 from ingest.manifest import Manifest
@@ -113,7 +109,9 @@ class QAPipeline:
         )
         self._cite = CitedAnswerBuilder(language=settings.sparse.language)
         self._selector = SentenceSelector(model=embedder_path, backend=settings.embedding.backend)
-        self._extract = ExtractiveAnswerBuilder(language=settings.sparse.language)
+        self._extract = ExtractiveAnswerBuilder(
+            language=settings.sparse.language, max_forced=settings.verification.max_forced
+        )
         self._verifier = SupportVerifier(
             model=embedder_path,
             backend=settings.embedding.backend,
@@ -538,6 +536,12 @@ class QAPipeline:
                     prompt_tokens=tokens,
                     # A small model's words are not shown, not even as a draft.
                     on_event=None if remaining[0] in extractive else relay,
+                    # ... and it may only pick a span of the sentences it reads.
+                    spans={
+                        name: [d.content or "" for d in packs[name]["documents"]]
+                        for name in remaining
+                        if name in extractive
+                    },
                 )
             failures += result.reasons
             if result.reply is None:
@@ -547,7 +551,10 @@ class QAPipeline:
             if result.model in extractive:
                 with timing.stage("cite"):
                     cited = self._extract.run(
-                        query=question, replies=[result.reply], documents=documents
+                        query=question,
+                        replies=[result.reply],
+                        documents=documents,
+                        forced=result.meta.get("span_forced"),
                     )["answers"][0]
                 check = _extracted(cited)
             else:
@@ -593,7 +600,12 @@ class QAPipeline:
                 answer.verification[key] = check[key]
         if not (check["supported"] and cited.meta["supported"]):
             answer.model = model
-            if "extractive" in check:
+            if check.get("extractive", {}).get("refused") == "forced":
+                why = (
+                    "the model wanted to write something other than a span of the selected "
+                    f"sentences (forced {check['extractive']['forced']:.2f} from its own choice)"
+                )
+            elif "extractive" in check:
                 why = "the model's reply is not a span of the selected sentences"
             else:
                 why = f"the best answer scored {score:.2f} in verification"
@@ -735,6 +747,7 @@ class QAPipeline:
         json_schema: dict[str, Any] | None = None,
         prompt_tokens: dict[str, int] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        spans: dict[str, list[str]] | None = None,
     ) -> ChainResult:
         """Run the fallback chain and add its calls to the answer's trace and token count."""
         result = self.registry.chain.run(
@@ -743,6 +756,7 @@ class QAPipeline:
             json_schema=json_schema,
             budget=budget,
             on_event=on_event,
+            spans=spans,
         )
         for call in result.calls:
             answer.models_tried.append(call.to_dict())
@@ -817,19 +831,7 @@ class _Request:
 
 def _query_embedder(settings: Settings, model_path: str) -> Any:
     """The query embedder of the configured embedding backend."""
-    if settings.embedding.backend == "torch":
-        from haystack_integrations.components.embedders.sentence_transformers import (
-            SentenceTransformersTextEmbedder,
-        )
-
-        return SentenceTransformersTextEmbedder(
-            model=model_path, normalize_embeddings=True, progress_bar=False, local_files_only=True
-        )
-    return OnnxTextEmbedder(
-        model=model_path,
-        cache_dir=str(model_cache()),
-        precision=settings.embedding.onnx_precision,
-    )
+    return text_embedder(model_path, settings.embedding.backend)
 
 
 def _extracted(cited: Any) -> dict[str, Any]:
@@ -842,7 +844,9 @@ def _extracted(cited: Any) -> dict[str, Any]:
         "supported": supported,
         "unsupported": [] if supported else [meta["reply"]],
         "extractive": {
-            key: meta[key] for key in ("method", "span", "sentence", "reply") if key in meta
+            key: meta[key]
+            for key in ("method", "span", "sentence", "reply", "forced", "refused")
+            if key in meta
         },
     }
 

@@ -3,26 +3,27 @@
 from typing import Any
 
 from components.errors import ConfigError
-from components.generation.context_packer import PROMPT_FRAMES, ContextPacker
+from components.generation.context_packer import ContextPacker
 from components.generation.fallback_generator import FallbackGenerator, ModelSlot
-from components.generation.llama_cpp_generator import LlamaCppGenerator
-from components.generation.openai_completion_generator import OpenAICompletionGenerator
 from components.routing.circuit_breaker import CircuitBreaker
 from components.routing.model_router import ModelCard, ModelRouter
 from components.shipped_models import gguf_model_path
 from pipelines.config import ModelSettings, Settings
+from pipelines.providers import ModelRequest, get_provider
 
 # A base model continues the pattern of the prompt; these end its answer.
-STOP = ["\n", "Question:", "Context:", "Customer:"]
+STOP = ("\n", "Question:", "Context:", "Customer:")
 
 
 class ModelRegistry:
     """Every configured model, ready to route to and call.
 
-    For each model: a `ModelCard` for the router, a generator (in process for llama_cpp, over
-    HTTP for openai), a `ContextPacker` that measures prompts with that model's tokenizer, and
-    a `ModelSlot` with its retry policy and circuit breaker. The breakers live as long as the
-    registry, so a failing model stays skipped across requests until its cool-down ends.
+    For each model: a `ModelCard` for the router, a generator built by the model's provider
+    (`pipelines.providers`: in process for llama_cpp, over HTTP for openai), a `ContextPacker`
+    that measures prompts with that model's tokenizer, and
+    a `ModelSlot` with its retry policy, circuit breaker and bound on calls at once
+    (`max_concurrency`). The breakers live as long as the registry, so a failing model stays
+    skipped across requests until its cool-down ends.
 
     Usage:
     ```python
@@ -48,16 +49,17 @@ class ModelRegistry:
                 capabilities=tuple(model.capabilities),
             )
             self.cards[name] = card
-            # For a llama_cpp model this is its own GGUF, which also runs it and measures its
-            # prompts.
-            gguf = _tokenizer_path(name, model)
-            generator = _generator(model, gguf)
-            in_process = model.provider == "llama_cpp"
+            generator = get_provider(model.provider).build(
+                ModelRequest(name=name, settings=model, stop=STOP)
+            )
+            # A generator with its own tokenizer (llama_cpp's) measures its prompts; for
+            # another, the GGUF named by `tokenizer` does, or an estimate.
+            counts = callable(getattr(generator, "count_tokens", None))
             self.packers[name] = ContextPacker(
-                model_path=None if in_process else gguf,
+                model_path=None if counts else _tokenizer_path(name, model),
                 context_window=model.context_window,
                 max_new_tokens=model.max_new_tokens,
-                generator=generator if in_process else None,
+                generator=generator if counts else None,
             )
             slots[name] = ModelSlot(
                 card=card,
@@ -68,6 +70,7 @@ class ModelRegistry:
                     failure_threshold=settings.breaker.failure_threshold,
                     cooldown_seconds=settings.breaker.cooldown_seconds,
                 ),
+                max_concurrency=model.concurrency,
             )
         self.router = ModelRouter(list(self.cards.values()))
         self.chain = FallbackGenerator(slots)
@@ -90,8 +93,8 @@ class ModelRegistry:
         }
         models = self.settings.models
         failed = [n for n in sorted(outcomes) if n in models]
-        endpoints = [n for n in failed if models[n].provider != "llama_cpp"]
-        local = [n for n in failed if models[n].provider == "llama_cpp"]
+        endpoints = [n for n in failed if not models[n].in_process]
+        local = [n for n in failed if models[n].in_process]
         steps = []
         if endpoints:
             step = (
@@ -118,36 +121,11 @@ class ModelRegistry:
 
 
 def _tokenizer_path(name: str, model: ModelSettings) -> str | None:
-    """The GGUF whose vocabulary counts tokens for the model, or None to estimate."""
-    source = model.model if model.provider == "llama_cpp" else model.tokenizer
-    if source is None:
+    """The GGUF (`tokenizer`) whose vocabulary counts tokens for the model, or None to
+    estimate."""
+    if model.tokenizer is None:
         return None
     try:
-        return gguf_model_path(source)
+        return gguf_model_path(model.tokenizer)
     except ConfigError as e:
-        field = "model" if model.provider == "llama_cpp" else "tokenizer"
-        raise ConfigError(f"models.{name}.{field}: {e}") from e
-
-
-def _generator(model: ModelSettings, gguf: str | None) -> Any:
-    """The model's generator; `gguf` is the model file of a llama_cpp model."""
-    if model.provider == "llama_cpp":
-        return LlamaCppGenerator(
-            model_path=gguf or "",
-            context_window=model.context_window,
-            max_new_tokens=model.max_new_tokens,
-            temperature=model.temperature,
-            stop=STOP,
-            threads=model.threads,
-            cached_prefixes=PROMPT_FRAMES,
-        )
-    return OpenAICompletionGenerator(
-        base_url=model.base_url or "",
-        model=model.model,
-        api_key_env=model.api_key_env,
-        timeout=model.timeout,
-        max_new_tokens=model.max_new_tokens,
-        temperature=model.temperature,
-        stop=STOP,
-        structured_output=model.structured_output,
-    )
+        raise ConfigError(f"models.{name}.tokenizer: {e}") from e

@@ -290,7 +290,11 @@ class FaultProxy:
       then breaks off: no finish reason, no `[DONE]` (a model server dying mid-answer).
 
     Every request is recorded as `(path, mode)` in `records`, so tests can count a client's
-    calls and retries. An upstream that cannot be reached gives HTTP 502.
+    calls and retries, and `peak` is the most requests it held at once. An upstream that
+    cannot be reached gives HTTP 502. With `delay`, every answer the proxy gives by itself
+    comes that many seconds after the request, as a slow model's would: with no upstream
+    (`unused_base_url()`) and `inject("reply:...")`, it is a model that answers after a fixed
+    delay, however many calls it serves at once.
 
     Usage::
 
@@ -299,7 +303,14 @@ class FaultProxy:
             ...  # two canned answers, then the real server again
     """
 
-    def __init__(self, upstream: str, *, hang_seconds: float = 30.0, timeout: float = 120.0):
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        hang_seconds: float = 30.0,
+        timeout: float = 120.0,
+        delay: float = 0.0,
+    ):
         """Store the settings; the proxy listens from `start()` or `with`.
 
         Args:
@@ -307,6 +318,7 @@ class FaultProxy:
                 are sent to its scheme, host and port unchanged.
             hang_seconds: How long a "hang" holds the connection before closing it.
             timeout: Seconds to wait for the upstream when forwarding.
+            delay: Seconds to wait before each answer the proxy gives by itself.
         """
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -314,7 +326,10 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.hang_seconds = hang_seconds
         self.timeout = timeout
+        self.delay = delay
         self.records: list[tuple[str, str]] = []
+        self._held = 0
+        self._peak = 0
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self._prefix = parts.path.rstrip("/")
         self._mode = "pass"
@@ -337,6 +352,12 @@ class FaultProxy:
         """How many requests the proxy has received, whatever it did with them."""
         with self._lock:
             return len(self.records)
+
+    @property
+    def peak(self) -> int:
+        """The most requests the proxy has held at once."""
+        with self._lock:
+            return self._peak
 
     @property
     def counts(self) -> Counter:
@@ -382,7 +403,7 @@ class FaultProxy:
     def start(self) -> "FaultProxy":
         """Listen on a free loopback port in a daemon thread."""
         self._client = httpx.Client(timeout=self.timeout)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="fault-proxy", daemon=True
         )
@@ -407,6 +428,12 @@ class FaultProxy:
     def __exit__(self, *exc_info) -> None:
         """Close the proxy; see `close()`."""
         self.close()
+
+
+class _Server(ThreadingHTTPServer):
+    # Many clients connect at once: the default backlog of 5 would leave some waiting a
+    # second for the kernel's retry.
+    request_queue_size = 256
 
 
 def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
@@ -436,6 +463,19 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             mode = proxy._take_mode(urlsplit(self.path).path)
+            with proxy._lock:
+                proxy._held += 1
+                proxy._peak = max(proxy._peak, proxy._held)
+            try:
+                if mode not in ("pass", "hang") and proxy.delay:
+                    proxy._closed.wait(proxy.delay)
+                self._answer(mode, body)
+            finally:
+                with proxy._lock:
+                    proxy._held -= 1
+
+        def _answer(self, mode: str, body: bytes) -> None:
+            """Forward the request, or answer it with the fault `mode`."""
             if mode == "pass":
                 self._forward(body)
             elif mode == "hang":

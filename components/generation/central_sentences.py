@@ -5,8 +5,8 @@ from typing import Any
 import numpy as np
 from haystack import Document, component
 
+from components.embedding.backends import check_backend, sentence_encoder
 from components.generation.sentence_selector import chunk_sentences
-from components.shipped_models import check_backend, sentence_encoder
 
 
 @component

@@ -20,9 +20,11 @@ _WHOLE = 0.8
 class ExtractiveAnswerBuilder:
     """Show what a small model picked, in the documents' words, or nothing.
 
-    A small model is asked for a short span copied from the selected sentences. Its reply
-    becomes an answer only when it is a span of one of them (same words in the same order,
-    case and punctuation aside) and adds a word to the question: then the answer is that span
+    A small model is asked for a short span copied from the selected sentences (decoded
+    under a `SpanConstraint` when it runs in process). Its reply is refused when the
+    constraint had to force it (`forced` above `max_forced`), and becomes an answer only
+    when it is a span of one of them (same words in the same order, case and punctuation
+    aside) and adds a word to the question: then the answer is that span
     as the sentence writes it, followed by the whole sentence, quoted and cited ("28 days:
     “Full-time employees receive 28 days of paid annual leave per calendar year.” [1]");
     a span of nearly the whole sentence is shown as the sentence. A sentence ending with ":"
@@ -45,27 +47,47 @@ class ExtractiveAnswerBuilder:
     ```
     """
 
-    def __init__(self, *, language: str = "english", min_coverage: float = 0.5) -> None:
+    def __init__(
+        self, *, language: str = "english", min_coverage: float = 0.5, max_forced: float = 0.1
+    ) -> None:
         """Create the builder.
 
         :param language: the language of the stemmer and stop words that tell whether a
             span adds anything to the question.
         :param min_coverage: the share of the question's content words (stemmed) that a
             sentence with its section heading must hold to answer it.
+        :param max_forced: a reply decoded under a span constraint is refused when the
+            constraint moved the model further than this from its own choice (log-probability;
+            see `SpanConstraint.forced`): the model wanted to write something else.
         """
         if not 0.0 <= min_coverage <= 1.0:
             raise ValueError(f"min_coverage must be in [0, 1] (got {min_coverage})")
+        if max_forced < 0:
+            raise ValueError(f"max_forced must be at least 0 (got {max_forced})")
         self.language = language
         self.min_coverage = min_coverage
+        self.max_forced = max_forced
         self._terms = Bm25Encoder(language=language)
 
     @component.output_types(answers=list[GeneratedAnswer])
-    def run(self, query: str, replies: list[str], documents: list[Document]) -> dict[str, Any]:
-        """Anchor the first reply in `documents` (sentences, each with `sentence_score`)."""
+    def run(
+        self,
+        query: str,
+        replies: list[str],
+        documents: list[Document],
+        forced: float | None = None,
+    ) -> dict[str, Any]:
+        """Anchor the first reply in `documents` (sentences, each with `sentence_score`);
+        `forced`: how far a span constraint moved the model to write it (None: not decoded
+        under one)."""
         reply = (replies[0] if replies else "").strip()
         question_terms = set(self._terms.terms(query))
         if is_yes_no(query):
             return {"answers": [self._yes_no(query, reply, question_terms, documents)]}
+        if forced is not None and forced > self.max_forced:
+            refused = _unsupported(query, reply, "span", forced=forced, refused="forced")
+            return {"answers": [refused]}
+        extra = {} if forced is None else {"forced": forced}
         # The span may occur in several sentences: the one that covers the question best.
         anchored = [
             (
@@ -84,8 +106,10 @@ class ExtractiveAnswerBuilder:
                 whole = len(span) >= _WHOLE * len(document.content or "")
                 text = f"{sentence} [1]" if whole else f"{span}: \u201c{sentence}\u201d [1]"
                 text += code
-                return {"answers": [_answer(query, text, document, "span", span, reply)]}
-        return {"answers": [_unsupported(query, reply, "span")]}
+                answer = _answer(query, text, document, "span", span, reply)
+                answer.meta.update(extra)
+                return {"answers": [answer]}
+        return {"answers": [_unsupported(query, reply, "span", **extra)]}
 
     def _yes_no(
         self, query: str, reply: str, question_terms: set[str], documents: list[Document]
@@ -133,12 +157,12 @@ def _find(reply: str, sentence: str) -> str | None:
     return match.group(0) if match else None
 
 
-def _unsupported(query: str, reply: str, method: str) -> GeneratedAnswer:
+def _unsupported(query: str, reply: str, method: str, **extra: Any) -> GeneratedAnswer:
     return GeneratedAnswer(
         data=reply,
         query=query,
         documents=[],
-        meta={"supported": False, "method": method, "reply": reply},
+        meta={"supported": False, "method": method, "reply": reply, **extra},
     )
 
 

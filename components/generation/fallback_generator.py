@@ -1,5 +1,7 @@
 """Call a chain of models until one gives a usable reply: retries, backoff, breakers, budget."""
 
+import inspect
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,7 +19,8 @@ logger = logging.getLogger(__name__)
 
 class Generator(Protocol):
     """What the chain needs of a generator: `run(prompt, json_schema, streaming_callback)` ->
-    replies and meta."""
+    replies and meta; a generator that can keep its reply to a span of given texts also
+    takes `spans` (see `LlamaCppGenerator`)."""
 
     def run(
         self,
@@ -76,13 +79,23 @@ class Budget:
 
 @dataclass
 class ModelSlot:
-    """A registered model as the chain uses it: its card, generator, retry policy and breaker."""
+    """A registered model as the chain uses it: its card, generator, retry policy, breaker, and
+    how many calls it may serve at once (`max_concurrency`: more wait for a free place, so
+    that requests on many threads never call it beyond that; an in-process model that is not
+    thread-safe keeps 1)."""
 
     card: ModelCard
     generator: Generator
     retries: int = 1
     backoff: float = 0.5
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    max_concurrency: int = 1
+    places: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1 (got {self.max_concurrency})")
+        self.places = threading.BoundedSemaphore(self.max_concurrency)
 
 
 @dataclass
@@ -93,6 +106,8 @@ class ChainResult:
     model: str | None
     calls: list[ModelCall]
     value: Any = None
+    # What the answering generator reported beyond tokens (e.g. `span_forced`).
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reasons(self) -> list[str]:
@@ -143,6 +158,7 @@ class FallbackGenerator:
         json_schema: dict[str, Any] | None = None,
         budget: Budget | None = None,
         on_event: Callable[[StreamEvent], None] | None = None,
+        spans: dict[str, list[str]] | None = None,
     ) -> ChainResult:
         """Try the models of `prompts` (name -> its prompt), in the dict's order.
 
@@ -153,6 +169,8 @@ class FallbackGenerator:
         :param budget: the request's budget, charged with every call.
         :param on_event: receives the streamed pieces and restarts of a text reply (not used
             with `json_schema`).
+        :param spans: per model, the texts its reply must be a span of (passed to its
+            generator as `spans`); a model not named here writes freely.
         """
         calls: list[ModelCall] = []
         for name, prompt in prompts.items():
@@ -175,7 +193,14 @@ class FallbackGenerator:
             stream = on_event if json_schema is None else None
             try:
                 result = self._call_with_retries(
-                    slot, prompt, json_schema, budget, calls, stream, needed
+                    slot,
+                    prompt,
+                    json_schema,
+                    budget,
+                    calls,
+                    stream,
+                    needed,
+                    (spans or {}).get(name),
                 )
             finally:
                 # Whatever ends the call (an outcome below, or an interruption that tells
@@ -183,8 +208,8 @@ class FallbackGenerator:
                 slot.breaker.release()
             if result is not None:
                 slot.breaker.record_success()
-                reply, value = result
-                return ChainResult(reply, name, calls, value)
+                reply, value, meta = result
+                return ChainResult(reply, name, calls, value, meta)
             slot.breaker.record_failure()
             logger.warning("model {model} failed; falling back", model=name)
         return ChainResult(None, None, calls)
@@ -198,7 +223,8 @@ class FallbackGenerator:
         calls: list[ModelCall],
         on_event: Callable[[StreamEvent], None] | None,
         prompt_tokens: int,
-    ) -> tuple[str, Any] | None:
+        spans: list[str] | None = None,
+    ) -> tuple[str, Any, dict[str, Any]] | None:
         name = slot.card.name
         for attempt in range(1, slot.retries + 2):
             started = time.perf_counter()
@@ -206,6 +232,8 @@ class FallbackGenerator:
             retry_after = None
             streamed: list[str] = []
             kwargs: dict[str, Any] = {}
+            if spans is not None and _takes_spans(slot.generator):
+                kwargs["spans"] = spans
             if on_event is not None:
 
                 def relay(text: str, streamed: list[str] = streamed) -> None:
@@ -214,7 +242,10 @@ class FallbackGenerator:
 
                 kwargs["streaming_callback"] = relay
             try:
-                output = slot.generator.run(prompt=prompt, json_schema=json_schema, **kwargs)
+                with slot.places:
+                    # Waiting for a place is not the call's time.
+                    started = time.perf_counter()
+                    output = slot.generator.run(prompt=prompt, json_schema=json_schema, **kwargs)
                 meta = output["meta"][0]
                 # A streaming server may report no usage: the prompt's measured size stands in.
                 call.prompt_tokens = int(meta.get("prompt_tokens") or prompt_tokens)
@@ -237,7 +268,7 @@ class FallbackGenerator:
             if budget is not None:
                 budget.charge(call)
             if call.outcome == "ok":
-                return reply, value
+                return reply, value, meta
             if streamed and on_event is not None:
                 on_event({"type": "restart", "model": name, "reason": call_reason(call)})
             if call.outcome not in ModelCallError.RETRYABLE or attempt > slot.retries:
@@ -245,6 +276,12 @@ class FallbackGenerator:
             delay = retry_after if retry_after is not None else slot.backoff * 2 ** (attempt - 1)
             self.sleep(min(delay, self.max_backoff))
         return None
+
+
+def _takes_spans(generator: Generator) -> bool:
+    """Whether `generator.run` can keep its reply to given spans (an endpoint cannot: its
+    reply is anchored after the fact)."""
+    return "spans" in inspect.signature(generator.run).parameters
 
 
 def call_reason(call: ModelCall) -> str:

@@ -12,6 +12,7 @@ from haystack import component, logging
 from components import interruption
 from components.errors import GenerationError, ModelCallError
 from components.generation.native_output import native_output_silenced
+from components.generation.span_constraint import SpanConstraint
 
 logger = logging.getLogger(__name__)
 
@@ -115,11 +116,14 @@ class LlamaCppGenerator:
         prompt: str,
         json_schema: dict[str, Any] | None = None,
         streaming_callback: Callable[[str], None] | None = None,
+        spans: list[str] | None = None,
     ) -> dict[str, Any]:
         """Continue `prompt`.
 
         :param json_schema: when given, decoding is constrained by a grammar built from this
             JSON schema, so the reply is JSON of that shape (stop sequences do not apply).
+        :param spans: when given, the reply is a span of one of these texts, whole words
+            (`SpanConstraint`); `meta` then holds `span_logprob`, how much the model wanted it.
         :param streaming_callback: called with each piece of text as it is decoded (text that
             could begin a stop sequence is held back until it cannot); the reply is still
             returned whole.
@@ -143,12 +147,19 @@ class LlamaCppGenerator:
             # text, so a document cannot smuggle control tokens into the prompt.
             tokens = self._llm.tokenize(prompt.encode())
             self._restore_prefix(tokens)
+            constraint = self._span_constraint(spans) if spans is not None else None
+            if constraint is not None:
+                from llama_cpp import LogitsProcessorList
+
+                rules = LogitsProcessorList([constraint.processor(len(tokens))])
+            else:
+                rules = self._first_token_rules(len(tokens))
             output = self._llm.create_completion(
                 tokens,
                 max_tokens=self.max_new_tokens,
                 temperature=self.temperature,
                 stop=self.stop if grammar is None else [],
-                logits_processor=self._first_token_rules(len(tokens)),
+                logits_processor=rules,
                 stopping_criteria=_stop_on_request(),
                 grammar=grammar,
                 stream=streaming_callback is not None,
@@ -166,7 +177,24 @@ class LlamaCppGenerator:
             "finish_reason": choice.get("finish_reason"),
             "seconds": round(time.perf_counter() - started, 3),
         }
+        if constraint is not None:
+            meta["span_logprob"] = round(constraint.logprob, 4)
+            meta["span_forced"] = round(constraint.forced, 4)
         return {"replies": [choice["text"].strip()], "meta": [meta]}
+
+    def _span_constraint(self, spans: list[str]) -> SpanConstraint:
+        llm = self._llm
+
+        def piece(token: int) -> str:
+            # The token's text as it reads after another token (a leading space kept).
+            return llm.detokenize([token], prev_tokens=[0]).decode("utf-8", errors="ignore")
+
+        return SpanConstraint(
+            spans,
+            lambda text: llm.tokenize(text.encode(), add_bos=False, special=False),
+            piece,
+            stop_tokens=[llm.token_eos(), *self._line_breaks],
+        )
 
     def _restore_prefix(self, tokens: list[int]) -> None:
         """Leave in llama.cpp's cache a declared prefix of `tokens`, evaluated on its own,

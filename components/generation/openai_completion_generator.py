@@ -1,7 +1,6 @@
 """Complete a prompt with any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp, Ollama)."""
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 from haystack import component, default_from_dict, default_to_dict
+from haystack.utils import Secret, deserialize_secrets_inplace
 
 from components.errors import ConfigError, ModelCallError
 
@@ -32,7 +32,11 @@ class OpenAICompletionGenerator:
     Usage:
     ```python
     generator = OpenAICompletionGenerator(
-        base_url="http://127.0.0.1:8080/v1", model="gemma", stop=["\\n"], timeout=10.0
+        base_url="http://127.0.0.1:8080/v1",
+        model="gemma",
+        api_key=Secret.from_env_var("OPENAI_API_KEY", strict=False),
+        stop=["\\n"],
+        timeout=10.0,
     )
     generator.run(prompt="Question: ...\\nAnswer:")["replies"][0]
     ```
@@ -43,7 +47,7 @@ class OpenAICompletionGenerator:
         *,
         base_url: str,
         model: str,
-        api_key_env: str | None = None,
+        api_key: Secret | None = None,
         timeout: float = 60.0,
         max_new_tokens: int = 64,
         temperature: float = 0.0,
@@ -54,8 +58,9 @@ class OpenAICompletionGenerator:
 
         :param base_url: the endpoint's base URL, ending in `/v1` for most servers.
         :param model: the model name the endpoint expects.
-        :param api_key_env: the environment variable holding the API key; None for servers
-            that need none.
+        :param api_key: the API key, best `Secret.from_env_var(...)` (read when the client is
+            created, and serialised as the variable's name only); None for servers that need
+            none.
         :param timeout: seconds to wait for the whole reply.
         :param max_new_tokens: the longest reply, in tokens.
         :param temperature: 0 for deterministic, greedy decoding.
@@ -73,7 +78,7 @@ class OpenAICompletionGenerator:
             )
         self.base_url = base_url
         self.model = model
-        self.api_key_env = api_key_env
+        self.api_key = api_key
         self.timeout = timeout
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
@@ -84,31 +89,41 @@ class OpenAICompletionGenerator:
     def warm_up(self) -> None:
         """Create the HTTP client (idempotent); nothing is sent until `run`.
 
-        :raises ConfigError: `api_key_env` names an environment variable that is not set.
+        :raises ConfigError: `api_key` reads an environment variable that is not set.
         """
         if self._client is not None:
             return
         import openai
 
-        api_key = "not-needed"
-        if self.api_key_env:
-            api_key = os.environ.get(self.api_key_env, "")
-            if not api_key:
-                raise ConfigError(
-                    f"model {self.model!r} at {self.base_url} reads its API key from the "
-                    f"environment variable {self.api_key_env}, which is not set: export it"
-                )
         self._client = openai.OpenAI(
-            base_url=self.base_url, api_key=api_key, timeout=self.timeout, max_retries=0
+            base_url=self.base_url, api_key=self._key(), timeout=self.timeout, max_retries=0
         )
 
+    def _key(self) -> str:
+        """The API key's value; a placeholder for servers that need none."""
+        if self.api_key is None:
+            return "not-needed"
+        try:
+            key = self.api_key.resolve_value()
+        except ValueError:
+            # A strict `Secret.from_env_var` whose variable is not set.
+            key = None
+        if not key:
+            names = " or ".join(self.api_key.to_dict().get("env_vars") or ["(none)"])
+            raise ConfigError(
+                f"model {self.model!r} at {self.base_url} reads its API key from the "
+                f"environment variable {names}, which is not set: export it"
+            )
+        return key
+
     def to_dict(self) -> dict[str, Any]:
-        """Serialise the settings (never the key itself, only the variable's name)."""
+        """Serialise the settings: an environment-variable key as the variable's name, never
+        its value (a key given as a token cannot be serialised: Haystack refuses)."""
         return default_to_dict(
             self,
             base_url=self.base_url,
             model=self.model,
-            api_key_env=self.api_key_env,
+            api_key=None if self.api_key is None else self.api_key.to_dict(),
             timeout=self.timeout,
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
@@ -119,6 +134,7 @@ class OpenAICompletionGenerator:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "OpenAICompletionGenerator":
         """Rebuild the generator from `to_dict`'s output."""
+        deserialize_secrets_inplace(data["init_parameters"], keys=["api_key"])
         return default_from_dict(cls, data)
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from haystack import Document, component
 
-from components.shipped_models import check_backend, sentence_encoder
+from components.embedding.backends import check_backend, sentence_encoder
 
 # A line of code: indented, or holding the punctuation of code, or opening with a keyword.
 _CODE_LINE = re.compile(

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from haystack import component, logging
 
-from components.shipped_models import check_backend, embedding_model_path, sentence_encoder
+from components.embedding.backends import check_backend, sentence_encoder
+from components.shipped_models import embedding_model_path
 
 logger = logging.getLogger(__name__)
 

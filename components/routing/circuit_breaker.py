@@ -14,7 +14,9 @@ class CircuitBreaker:
 
     While closed every call is allowed. Once open, calls are refused until the cool-down has
     passed; then the breaker is half open and allows a single probe: its success closes the
-    breaker, its failure opens it for another cool-down. Thread-safe.
+    breaker, its failure opens it for another cool-down. Thread-safe: calls on many threads
+    are counted one by one, and the failures of calls let through before it opened (ending
+    while it is open) are counted without opening it again or pushing the probe back.
 
     Usage:
     ```python
@@ -51,6 +53,7 @@ class CircuitBreaker:
         self.cooldown_seconds = cooldown_seconds
         self.clock = clock
         self._failures = 0
+        self._openings = 0
         self._opened_at: float | None = None
         self._probing = False
         self._lock = threading.Lock()
@@ -60,6 +63,18 @@ class CircuitBreaker:
         """ "closed", "open" (refusing calls) or "half_open" (a probe may go through)."""
         with self._lock:
             return self._state()
+
+    @property
+    def failures(self) -> int:
+        """Failures counted since the last success."""
+        with self._lock:
+            return self._failures
+
+    @property
+    def openings(self) -> int:
+        """How many times the breaker has opened (reopenings after a failed probe included)."""
+        with self._lock:
+            return self._openings
 
     def allow(self) -> bool:
         """Whether a call may go ahead now; in the half-open state only the first caller may."""
@@ -90,8 +105,10 @@ class CircuitBreaker:
         """A call failed: count it, and open the breaker at the threshold or after a probe."""
         with self._lock:
             self._failures += 1
-            if self._probing or self._failures >= self.failure_threshold:
+            reopen = self._probing
+            if reopen or (self._opened_at is None and self._failures >= self.failure_threshold):
                 self._opened_at = self.clock()
+                self._openings += 1
             self._probing = False
 
     def release(self) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from haystack import Document, component
 
+from components.embedding.backends import check_backend, sentence_encoder
 from components.embedding.bm25 import LANGUAGES, Bm25Encoder
-from components.shipped_models import check_backend, sentence_encoder
 from components.verification import claims
 
 # A document "sentence" longer than this (a code block, a table row, a run-on list) is

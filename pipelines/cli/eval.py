@@ -159,7 +159,8 @@ def testset(size: int, max_chunks: int, output: Path) -> None:
       docent testset --config team.yaml --size 50 -o golden.jsonl
       docent eval golden.jsonl --threshold faithfulness=0.8
     """
-    from components.shipped_models import embedding_model_path, sentence_encoder
+    from components.embedding.backends import sentence_encoder
+    from components.shipped_models import embedding_model_path
     from evaluation.testset import check_generator, generate_testset
     from pipelines.qa import QAPipeline
 

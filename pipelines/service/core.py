@@ -8,9 +8,14 @@ revoked; the tenant comes from the key and bounds every read and write, never fr
 request. A service without keys answers only when started open (`open_access`, the command
 line's `--open`).
 
-Work runs on three desks (`pipelines.service.desk.FairDesk`): answers on the in-process model,
-one at a time; retrieval-only searches beside them; ingest jobs on a desk of their own, their
-files parsed in worker processes under time and memory limits. Each desk holds a bounded
+Work runs on three desks (`pipelines.service.desk.FairDesk`): answers, as many at once as the
+models may serve together (`answer_workers`); retrieval-only searches beside them, so that they
+never wait for a model; ingest jobs on a desk of their own, their files parsed in worker
+processes under time and memory limits. Each model's own bound (`models.X.max_concurrency`) is
+kept where it is called, by its `ModelSlot` in the model chain: an answer that finds its model
+at its bound waits there for a place. The in-process llama.cpp model serves one call at a time
+(its one instance is not thread-safe; its `threads` use the cores), so with it alone answers
+run one after another, as before; endpoints serve several each. Each desk holds a bounded
 number of waiting requests, a bounded share of them per API key, and serves the keys in turn;
 one more is answered 429 with `Retry-After`. A request not answered within `request_timeout`
 seconds gets 504 (a queued one is dropped unrun, so nothing is answered twice). Bad input gets
@@ -30,7 +35,7 @@ from typing import Any
 from haystack import logging
 
 from components.errors import AllModelsFailedError, DocentError
-from pipelines.config import ServiceSettings
+from pipelines.config import ServiceSettings, Settings
 from pipelines.local_server import OPERATOR_TENANT_HEADER
 from pipelines.qa import QAPipeline
 from pipelines.service.desk import Busy, FairDesk
@@ -42,7 +47,7 @@ from pipelines.service.sessions import SessionStore
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 2
-# Retrieval-only searches run this many at once, beside the model's one answer.
+# Retrieval-only searches run this many at once, beside the answers.
 SEARCH_WORKERS = 2
 # How far answers and ingest jobs step back from searches when they share the CPU (as
 # `nice` counts: each step gives about 1.25 times less CPU).
@@ -100,7 +105,7 @@ class Service:
         # When both want the CPU, generation yields to searches, and ingestion (with its
         # embedding threads and parser processes) to both.
         self.desks = {
-            "model": desk("model", 1, service.max_waiting, nice=MODEL_NICE),
+            "model": desk("model", answer_workers(settings), service.max_waiting, nice=MODEL_NICE),
             "search": desk("search", SEARCH_WORKERS, service.max_waiting),
             "ingest": desk("ingest", 1, service.max_ingest_jobs, nice=INGEST_NICE),
         }
@@ -245,6 +250,12 @@ class Service:
         if isinstance(value, list):
             return [self.redact_all(v) for v in value]
         return value
+
+
+def answer_workers(settings: Settings) -> int:
+    """Answers that run at once: as many as the models may serve together (the sum of their
+    `max_concurrency`), so that no model is held below its bound by another's calls."""
+    return sum(model.concurrency for model in settings.models.values())
 
 
 def _server_folders(data_path: Path, ingest_roots: list[Path]) -> list[tuple[str, str]]:

@@ -111,9 +111,12 @@ class FairDesk:
             return self._refusal(caller)
 
     def _refusal(self, caller: str) -> Busy | None:
-        if self._running < self.workers:
-            return None
+        # Calls queued for idle workers that have not yet taken them do not wait.
+        idle = self.workers - self._running
         waiting = sum(len(q) for q in self._waiting.values())
+        if waiting < idle:
+            return None
+        waiting -= idle
         if waiting >= self.max_waiting:
             return Busy(
                 "queue_full",

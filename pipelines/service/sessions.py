@@ -79,21 +79,20 @@ class SessionStore:
         """Add an answered turn to the session."""
         read_as = (answer.conversation or {}).get("read_as", answer.question)
         with connect(self.path, _MIGRATIONS) as db:
-            (number,) = db.execute(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM turns WHERE session_id = ?",
-                (session_id,),
-            ).fetchone()
+            # Numbered in the one statement that inserts it: turns of one session answered at
+            # once on several threads each take the next number (SQLite writes one at a time).
             db.execute(
-                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO turns SELECT ?, COALESCE(MAX(number), 0) + 1, ?, ?, ?, ?, ?, ? "
+                "FROM turns WHERE session_id = ?",
                 (
                     session_id,
-                    number,
                     time.time(),
                     answer.question,
                     read_as,
                     answer.answer,
                     answer.decision,
                     answer.trace_id,
+                    session_id,
                 ),
             )
 

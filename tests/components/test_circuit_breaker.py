@@ -63,3 +63,20 @@ def test_a_success_resets_the_count():
 def test_invalid_arguments_are_refused(kwargs):
     with pytest.raises(ValueError):
         CircuitBreaker(**kwargs)
+
+
+def test_failures_of_calls_let_through_before_it_opened_neither_reopen_it_nor_delay_the_probe():
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_seconds=10, clock=clock)
+    assert all(breaker.allow() for _ in range(5))  # five calls in flight at once
+    breaker.record_failure()
+    breaker.record_failure()
+    clock.now += 4
+    breaker.record_failure()  # a call that was already running ends later
+    breaker.record_failure()
+    assert (breaker.failures, breaker.openings) == (4, 1)
+    assert breaker.seconds_until_probe() == 6
+    clock.now += 6
+    assert breaker.allow(), "the probe comes when the first opening's cool-down ends"
+    breaker.record_failure()
+    assert (breaker.state, breaker.openings) == ("open", 2)

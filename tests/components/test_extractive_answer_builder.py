@@ -107,3 +107,20 @@ def test_code_a_sentence_introduces_follows_the_answer_as_a_code_block(builder):
     assert answer.data == (
         f"call add_task: \u201c{lead.content}\u201d [1]\n```\n{lead.meta['next']}\n```"
     )
+
+
+def test_a_span_the_constraint_had_to_force_is_refused_and_says_so(builder):
+    forced = builder.max_forced + 1.0
+    answer = builder.run(query=QUESTION, replies=["28 days"], documents=[LEAVE], forced=forced)
+    answer = answer["answers"][0]
+    assert answer.meta["supported"] is False
+    assert answer.meta["refused"] == "forced" and answer.meta["forced"] == forced
+    # Within the bound the same span is shown, and the trace keeps how far it was moved.
+    kept = builder.run(query=QUESTION, replies=["28 days"], documents=[LEAVE], forced=0.1)
+    kept = kept["answers"][0]
+    assert kept.meta["supported"] is True and kept.meta["forced"] == 0.1
+
+
+def test_max_forced_must_not_be_negative():
+    with pytest.raises(ValueError, match="max_forced"):
+        ExtractiveAnswerBuilder(max_forced=-0.1)

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from components.embedding.backends import sentence_encoder
 from components.embedding.onnx_encoder import OnnxSentenceEncoder
 from components.errors import ConfigError
-from components.shipped_models import embedding_model_path, sentence_encoder
+from components.shipped_models import embedding_model_path
 
 TEXTS = [
     "How long does the espresso machine warranty last?",

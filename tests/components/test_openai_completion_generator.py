@@ -1,6 +1,7 @@
 """OpenAICompletionGenerator against a real llama.cpp server on loopback, and its failures."""
 
 import pytest
+from haystack.utils import Secret
 
 from components.errors import ConfigError, ModelCallError
 from components.generation.openai_completion_generator import OpenAICompletionGenerator
@@ -62,12 +63,20 @@ def test_a_dead_endpoint_is_a_connection_error():
 def test_a_missing_api_key_names_the_variable(monkeypatch):
     monkeypatch.delenv("DOCENT_TEST_KEY", raising=False)
     with pytest.raises(ConfigError, match="DOCENT_TEST_KEY, which is not set"):
-        generator(unused_base_url(), api_key_env="DOCENT_TEST_KEY").warm_up()
+        generator(unused_base_url(), api_key=Secret.from_env_var("DOCENT_TEST_KEY")).warm_up()
 
 
-def test_round_trip_keeps_the_key_out():
-    copy, data = round_trip(generator("http://127.0.0.1:1/v1", api_key_env="SECRET_VAR"))
-    assert copy.api_key_env == "SECRET_VAR" and "sk-" not in str(data)
+def test_round_trip_keeps_the_key_out(monkeypatch):
+    monkeypatch.setenv("SECRET_VAR", "sk-not-to-be-written")
+    key = Secret.from_env_var("SECRET_VAR", strict=False)
+    original = generator("http://127.0.0.1:1/v1", api_key=key)
+    written = original.to_dict()["init_parameters"]["api_key"]
+    assert written == {"type": "env_var", "env_vars": ["SECRET_VAR"], "strict": False}
+    copy, data = round_trip(original)
+    assert copy.api_key == key and "sk-" not in str(data)
+    assert copy.api_key.resolve_value() == "sk-not-to-be-written"
+    with pytest.raises(ValueError, match="token"):
+        round_trip(generator("http://127.0.0.1:1/v1", api_key=Secret.from_token("sk-inline")))
     with pytest.raises(ValueError, match="http"):
         OpenAICompletionGenerator(base_url="localhost:8080", model="m")
 

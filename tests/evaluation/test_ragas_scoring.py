@@ -47,7 +47,8 @@ def test_only_the_metrics_the_inputs_allow():
 
 
 def test_semantic_similarity_with_the_local_model():
-    from components.shipped_models import embedding_model_path, sentence_encoder
+    from components.embedding.backends import sentence_encoder
+    from components.shipped_models import embedding_model_path
     from evaluation.ragas_scoring import LocalEmbedding
 
     embedding = LocalEmbedding(sentence_encoder(embedding_model_path("all-MiniLM-L6-v2")))

@@ -58,6 +58,15 @@ def test_config_environment_variable_names_the_file(tmp_path, monkeypatch):
             ["models.remote: a model with provider openai needs base_url"],
         ),
         (
+            "models:\n  gemma-3-270m:\n    max_concurrency: 4\n",
+            ["models.gemma-3-270m: max_concurrency is 4", "set max_concurrency to 1 or null"],
+        ),
+        (
+            "models:\n  remote:\n    provider: openai\n    base_url: http://h/v1\n"
+            "    max_concurrency: 0\n",
+            ["models.remote.max_concurrency:", "greater than or equal to 1"],
+        ),
+        (
             "routes:\n  question:\n    models: [gpt-9]\n",
             ["routes.question.models: unknown model 'gpt-9'; known: gemma-3-270m"],
         ),

@@ -81,3 +81,26 @@ def test_closing_drops_the_waiting_and_refuses_more():
     assert not closer.is_alive()
     with pytest.raises(Busy):
         desk.submit("a", lambda: None)
+
+
+def test_calls_for_idle_workers_never_count_as_waiting():
+    desk = FairDesk("model", workers=8, max_waiting=0, per_caller=1)
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def hold():
+        started.release()
+        release.wait()
+
+    # Eight at once from one caller: each has a worker, so none waits and none is refused,
+    # however fast they come.
+    futures = [desk.submit("a", hold) for _ in range(8)]
+    for _ in range(8):
+        assert started.acquire(timeout=5)
+    with pytest.raises(Busy) as full:
+        desk.submit("b", lambda: None)
+    assert full.value.reason == "queue_full"
+    release.set()
+    for future in futures:
+        future.result(timeout=5)
+    desk.close()
