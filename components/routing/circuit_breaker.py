@@ -16,7 +16,9 @@ class CircuitBreaker:
     passed; then the breaker is half open and allows a single probe: its success closes the
     breaker, its failure opens it for another cool-down. Thread-safe: calls on many threads
     are counted one by one, and the failures of calls let through before it opened (ending
-    while it is open) are counted without opening it again or pushing the probe back.
+    while it is open, or while the probe is in flight) are counted without opening it again,
+    pushing the probe back or letting a second probe through. The probe belongs to the thread
+    that `allow` let through, which records its outcome.
 
     Usage:
     ```python
@@ -55,7 +57,7 @@ class CircuitBreaker:
         self._failures = 0
         self._openings = 0
         self._opened_at: float | None = None
-        self._probing = False
+        self._probe: int | None = None  # the thread whose call is the probe
         self._lock = threading.Lock()
 
     @property
@@ -82,8 +84,8 @@ class CircuitBreaker:
             state = self._state()
             if state == "closed":
                 return True
-            if state == "half_open" and not self._probing:
-                self._probing = True
+            if state == "half_open" and self._probe is None:
+                self._probe = threading.get_ident()
                 return True
             return False
 
@@ -99,23 +101,26 @@ class CircuitBreaker:
         with self._lock:
             self._failures = 0
             self._opened_at = None
-            self._probing = False
+            self._probe = None
 
     def record_failure(self) -> None:
         """A call failed: count it, and open the breaker at the threshold or after a probe."""
         with self._lock:
             self._failures += 1
-            reopen = self._probing
-            if reopen or (self._opened_at is None and self._failures >= self.failure_threshold):
+            probe = self._probe is not None and self._probe == threading.get_ident()
+            if probe or (self._opened_at is None and self._failures >= self.failure_threshold):
                 self._opened_at = self.clock()
                 self._openings += 1
-            self._probing = False
+            if probe:
+                self._probe = None
 
     def release(self) -> None:
         """End a call whose outcome was not recorded (it was interrupted): a probe in flight
-        no longer blocks the next one. Harmless after `record_success` or `record_failure`."""
+        no longer blocks the next one. Harmless after `record_success` or `record_failure`, and
+        on a thread that is not the probe's."""
         with self._lock:
-            self._probing = False
+            if self._probe == threading.get_ident():
+                self._probe = None
 
     def _state(self) -> State:
         if self._opened_at is None:

@@ -1,5 +1,7 @@
 """CircuitBreaker: opens after repeated failures, refuses during the cool-down, then probes."""
 
+import threading
+
 import pytest
 
 from components.routing.circuit_breaker import CircuitBreaker
@@ -80,3 +82,26 @@ def test_failures_of_calls_let_through_before_it_opened_neither_reopen_it_nor_de
     assert breaker.allow(), "the probe comes when the first opening's cool-down ends"
     breaker.record_failure()
     assert (breaker.state, breaker.openings) == ("open", 2)
+
+
+def test_a_call_ending_while_the_probe_is_in_flight_is_not_taken_for_the_probe():
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=10, clock=clock)
+
+    def on_another_thread(step):
+        thread = threading.Thread(target=step)
+        thread.start()
+        thread.join()
+
+    on_another_thread(lambda: breaker.allow())  # a call let through while it was closed
+    breaker.allow()
+    breaker.record_failure()
+    clock.now += 10
+    assert breaker.allow(), "the probe"
+    # The earlier call fails now, on its own thread: counted, but the probe stays in flight.
+    on_another_thread(breaker.record_failure)
+    on_another_thread(breaker.release)
+    assert (breaker.state, breaker.openings, breaker.failures) == ("half_open", 1, 2)
+    assert not breaker.allow(), "no second probe while the first is in flight"
+    breaker.record_success()
+    assert breaker.state == "closed"
