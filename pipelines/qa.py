@@ -891,7 +891,8 @@ def _classifier(
     intents = settings.intents
     if not intents.configured:
         return None
-    from components.intent.intent_classifier import IntentClassifier, load_examples
+    from components.intent.examples import load_examples
+    from components.intent.intent_classifier import IntentClassifier
 
     examples = [(text, intent) for intent, texts in intents.examples.items() for text in texts]
     if intents.examples_file is not None:

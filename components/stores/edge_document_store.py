@@ -1,7 +1,6 @@
 """A Haystack document store on Qdrant Edge: Qdrant's Rust engine in process, in a folder."""
 
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,10 @@ from qdrant_edge import (
     HnswIndexConfig,
     Modifier,
     PayloadSchemaType,
-    Point,
     Query,
     QueryRequest,
     ScrollRequest,
     SearchParams,
-    SparseVector,
     UpdateMode,
     UpdateOperation,
 )
@@ -32,15 +29,10 @@ from qdrant_edge import (
 from components.errors import StoreError
 from components.retrieval.rank_fusion import reciprocal_rank_fusion
 from components.stores.edge_filters import convert_filters
-
-# qdrant-haystack's namespace for point ids (`converters.UUID_NAMESPACE`).
-QDRANT_HAYSTACK_NAMESPACE = uuid.UUID("3896d314-1e95-4a3a-b45a-945f9f0b541d")
+from components.stores.edge_points import DENSE, SPARSE, point_id, to_document, to_point, to_sparse
 
 logger = logging.getLogger(__name__)
 
-# The vector names of qdrant-haystack, so that points move between the two stores unchanged.
-DENSE = "text-dense"
-SPARSE = "text-sparse"
 WRITE_BATCH = 512
 SCROLL_PAGE = 1024
 # Results read beyond `top_k` at first, so that equal scores at the cut are ordered by id.
@@ -215,18 +207,18 @@ class EdgeDocumentStore:
                     with_vector=True,
                 )
             )
-            documents.extend(_document(r.payload, r.vector) for r in records)
+            documents.extend(to_document(r.payload, r.vector) for r in records)
             if offset is None:
                 return documents
 
     def get_documents_by_id(self, ids: list[str]) -> list[Document]:
         """The stored documents among `ids`, with their vectors (unknown ids are skipped)."""
-        records = self.shard.retrieve([_point_id(i) for i in ids], True, True)
-        return [_document(r.payload, r.vector) for r in records]
+        records = self.shard.retrieve([point_id(i) for i in ids], True, True)
+        return [to_document(r.payload, r.vector) for r in records]
 
     def _stored_ids(self, ids: list[str]) -> set[str]:
         """The ids among `ids` that are stored, read without payloads' text or vectors."""
-        records = self.shard.retrieve([_point_id(i) for i in ids], ["id"], False)
+        records = self.shard.retrieve([point_id(i) for i in ids], ["id"], False)
         return {r.payload["id"] for r in records}
 
     def write_documents(
@@ -265,7 +257,7 @@ class EdgeDocumentStore:
             stored = self._stored_ids([d.id for d in unique])
             unique = [d for d in unique if d.id not in stored]
         for start in range(0, len(unique), WRITE_BATCH):
-            points = [_point(d) for d in unique[start : start + WRITE_BATCH]]
+            points = [to_point(d) for d in unique[start : start + WRITE_BATCH]]
             self.shard.update(UpdateOperation.upsert_points(points, update_mode=UpdateMode.Upsert))
         if unique:
             self.shard.flush()
@@ -275,7 +267,7 @@ class EdgeDocumentStore:
     def delete_documents(self, document_ids: list[str]) -> None:
         """Delete the documents with these ids (unknown ids are ignored)."""
         if document_ids:
-            self.shard.update(UpdateOperation.delete_points([_point_id(i) for i in document_ids]))
+            self.shard.update(UpdateOperation.delete_points([point_id(i) for i in document_ids]))
             self.shard.flush()
             self._count = None
 
@@ -301,7 +293,7 @@ class EdgeDocumentStore:
     ) -> list[Document]:
         """The `top_k` documents that score best on the sparse query (dot product of the
         query's terms with the documents' weights, times each term's IDF), best first."""
-        query = Query.Nearest(_sparse(query_sparse_embedding), using=SPARSE)
+        query = Query.Nearest(to_sparse(query_sparse_embedding), using=SPARSE)
         return self._query(query, filters, top_k, return_embedding)
 
     def search_hybrid(
@@ -360,7 +352,7 @@ class EdgeDocumentStore:
             if len(points) < limit or points[-1].score != points[top_k - 1].score:
                 break
             limit *= 2
-        documents = [_document(p.payload, p.vector, p.score) for p in points]
+        documents = [to_document(p.payload, p.vector, p.score) for p in points]
         documents.sort(key=lambda d: (-d.score, d.id))
         return documents[:top_k]
 
@@ -370,38 +362,3 @@ class EdgeDocumentStore:
         if self._count is None:
             self._count = self.count_documents()
         return SearchParams(hnsw_ef=max(self.hnsw_ef, limit), exact=self._count <= self.exact_below)
-
-
-def _point_id(document_id: str) -> str:
-    """The point id of a document id: the one qdrant-haystack gives it (a UUID5 in its
-    namespace), so a collection's ids do not depend on the kind of store that wrote it.
-    Written here because importing qdrant-haystack's converters costs 0.6 s (qdrant-client)."""
-    return uuid.uuid5(QDRANT_HAYSTACK_NAMESPACE, document_id).hex
-
-
-def _point(document: Document) -> Point:
-    payload = document.to_dict(flatten=False)
-    payload.pop("embedding", None)
-    payload.pop("sparse_embedding", None)
-    payload.pop("score", None)
-    vector: dict[str, Any] = {}
-    if document.embedding is not None:
-        vector[DENSE] = list(document.embedding)
-    if document.sparse_embedding is not None:
-        vector[SPARSE] = _sparse(document.sparse_embedding)
-    return Point(_point_id(document.id), vector, payload)
-
-
-def _sparse(embedding: SparseEmbedding) -> SparseVector:
-    return SparseVector(list(embedding.indices), [float(v) for v in embedding.values])
-
-
-def _document(payload: dict, vector: Any, score: float | None = None) -> Document:
-    data = dict(payload)
-    vectors = vector if isinstance(vector, dict) else {}
-    data["embedding"] = vectors.get(DENSE)
-    sparse = vectors.get(SPARSE)
-    if sparse is not None:
-        data["sparse_embedding"] = {"indices": list(sparse.indices), "values": list(sparse.values)}
-    data["score"] = score
-    return Document.from_dict(data)

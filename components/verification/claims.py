@@ -90,3 +90,35 @@ def _unit(unit: str) -> str:
     if len(unit) > 3 and unit.endswith("s"):
         return unit[:-1]
     return unit
+
+
+def novel_claims(sentence: str, context: str, novel: list[str]) -> list[str]:
+    """Identifiers and numbers with units of `sentence` that `context` never writes (those
+    whose number or name is already in `novel` are counted once)."""
+    seen = {item.lower() for item in novel}
+    found = [
+        name for name in identifiers(sentence) if name not in context and name.lower() not in seen
+    ]
+    written = quantities(context)
+    for quantity in sorted(quantities(sentence) - written):
+        number = quantity.split(" ")[-1] if quantity[0] in "$€£" else quantity.split(" ")[0]
+        if number not in seen:
+            found.append(quantity)
+    return found
+
+
+def contradictions(sentence: str, query: str, evidence: str | None, context: str) -> list[str]:
+    """What `sentence` says against the documents: a yes/no verdict that the `evidence`
+    sentence's polarity contradicts, identifiers every mention marks as outdated."""
+    found = []
+    said = verdict(sentence)
+    if evidence is not None and said is not None:
+        expected = polarity_verdict(query, evidence)
+        if said != expected:
+            found.append(f"{said} (the documents say {expected}: {evidence[:120]})")
+    found += [
+        f"{name} (outdated)"
+        for name in identifiers(sentence)
+        if name in context and outdated(name, context)
+    ]
+    return found

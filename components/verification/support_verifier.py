@@ -243,8 +243,8 @@ class SupportVerifier:
             novel = sorted(_numbers(sentence) - context_numbers) + [
                 name for name in _names(sentence) if name.lower() not in context_words
             ]
-            novel += _novel_claims(sentence, context, novel)
-            contradicts = _contradictions(sentence, query or "", evidence, context)
+            novel += claims.novel_claims(sentence, context, novel)
+            contradicts = claims.contradictions(sentence, query or "", evidence, context)
             # Lexical support counts the terms of all documents: a sentence may join two.
             lexical = _share(sentence_terms[i], context_terms)
             similarity = float(similarities[i].max())
@@ -344,40 +344,6 @@ def _context_units(contents: list[str]) -> tuple[list[str], list[int]]:
         units += sentences
         owners += [index] * len(sentences)
     return units, owners
-
-
-def _novel_claims(sentence: str, context: str, novel: list[str]) -> list[str]:
-    """Identifiers and numbers with units of `sentence` that `context` never writes (those
-    whose number or name is already in `novel` are counted once)."""
-    seen = {item.lower() for item in novel}
-    found = [
-        name
-        for name in claims.identifiers(sentence)
-        if name not in context and name.lower() not in seen
-    ]
-    written = claims.quantities(context)
-    for quantity in sorted(claims.quantities(sentence) - written):
-        number = quantity.split(" ")[-1] if quantity[0] in "$€£" else quantity.split(" ")[0]
-        if number not in seen:
-            found.append(quantity)
-    return found
-
-
-def _contradictions(sentence: str, query: str, evidence: str | None, context: str) -> list[str]:
-    """What `sentence` says against the documents: a yes/no verdict that the `evidence`
-    sentence's polarity contradicts, identifiers every mention marks as outdated."""
-    found = []
-    said = claims.verdict(sentence)
-    if evidence is not None and said is not None:
-        expected = claims.polarity_verdict(query, evidence)
-        if said != expected:
-            found.append(f"{said} (the documents say {expected}: {evidence[:120]})")
-    found += [
-        f"{name} (outdated)"
-        for name in claims.identifiers(sentence)
-        if name in context and claims.outdated(name, context)
-    ]
-    return found
 
 
 def _evidence(query: str, units: list[str], encoder: Bm25Encoder) -> str | None:

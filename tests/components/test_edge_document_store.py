@@ -271,7 +271,7 @@ def test_equal_scores_are_ranked_by_id_whatever_order_they_were_written_in(tmp_p
 def test_point_ids_are_those_qdrant_haystack_gives_the_same_documents():
     from haystack_integrations.document_stores.qdrant.converters import convert_id
 
-    from components.stores.edge_document_store import _point_id
+    from components.stores.edge_points import point_id
 
     for document_id in ("a", "handbook/policy.md#3", "é" * 40):
-        assert _point_id(document_id) == convert_id(document_id)
+        assert point_id(document_id) == convert_id(document_id)

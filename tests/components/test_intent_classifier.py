@@ -5,7 +5,8 @@ import json
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from components.intent.intent_classifier import IntentClassifier, load_examples
+from components.intent.examples import load_examples
+from components.intent.intent_classifier import IntentClassifier
 from components.shipped_models import embedding_model_path
 from tests.components.helpers import round_trip
 
