@@ -23,7 +23,7 @@ from pathlib import Path
 
 import components  # noqa: F401  (offline defaults)
 from pipelines.config import Settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 REPO = Path(__file__).resolve().parents[1]
 FASTAPI_QUESTIONS = [

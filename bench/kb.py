@@ -42,7 +42,7 @@ from evaluation.config import EvaluationSettings
 from evaluation.datasets import load_jsonl
 from pipelines.config import Settings
 from pipelines.evaluate import evaluate
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = REPO / "bench" / "kb_questions.jsonl"

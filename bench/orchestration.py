@@ -25,7 +25,7 @@ from common import percentile
 
 import components  # noqa: F401  (offline defaults)
 from pipelines.config import load_settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 REPO = Path(__file__).resolve().parents[1]
 MESSAGES = [

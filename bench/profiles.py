@@ -27,7 +27,7 @@ from pyinstrument import Profiler
 
 import components  # noqa: F401  (offline defaults)
 from pipelines.config import Settings, load_settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 # (stage, a piece of the file path, a function name or None): the outermost frame that
 # matches one gets its time; the order breaks ties within one frame.

@@ -35,7 +35,7 @@ from components.embedding.bm25 import Bm25Encoder
 from ingest.config import StoreSettings
 from ingest.store import open_store
 from pipelines.config import Settings, load_settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 
 def measure(settings: Settings, store, asked: list[str]) -> dict:

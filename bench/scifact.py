@@ -399,7 +399,7 @@ def check_with_qdrant(
     from components.embedding.bm25_sparse_text_embedder import Bm25SparseTextEmbedder
     from pipelines.config import Settings
     from pipelines.evaluate import retrieval_settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     rng = random.Random(SEED)
     query_ids = rng.sample(sorted(beir.queries), 40)

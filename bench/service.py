@@ -56,7 +56,7 @@ from common import percentile
 
 import components  # noqa: F401  (offline defaults)
 from pipelines.config import Settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 from pipelines.service.keys import KeyStore
 
 REPO = Path(__file__).resolve().parents[1]

@@ -37,7 +37,7 @@ from evaluation.config import EvaluationSettings
 from evaluation.datasets import load_squad
 from pipelines.config import Settings
 from pipelines.evaluate import evaluate
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_F1 = 0.55

@@ -26,7 +26,7 @@ from ingest.parsing import FileParser
 from ingest.sources import find_sources
 from pipelines import prompts
 from pipelines.config import NO_INTENTS, Settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 TASKS = ("ask", "summarise", "classify", "extract")
 FIELDS = {

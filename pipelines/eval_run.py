@@ -77,7 +77,7 @@ def run_eval(plan: EvalPlan, on_item: Callable[[int], None] | None = None) -> Ev
         evaluate_retrieval,
         retrieval_settings,
     )
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings, eval_set = plan.settings, plan.eval_set
     if eval_set.format == "beir":

@@ -36,7 +36,8 @@ from evaluation.ragas_scoring import (
     ragas_scores,
 )
 from pipelines.config import NO_INTENTS, Settings
-from pipelines.qa import OUT_OF_SCOPE, QAPipeline
+from pipelines.query.intents import OUT_OF_SCOPE
+from pipelines.query.pipeline import QAPipeline
 
 
 def evaluate(

@@ -110,7 +110,7 @@ def ingested(tmp_path_factory, corpus_dir):
 @pytest.fixture(scope="session")
 def qa(ingested):
     """A question-answering pipeline over the ingested test corpus."""
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings, _ = ingested
     pipeline = QAPipeline.from_settings(settings)
@@ -124,7 +124,7 @@ def generative_qa(qa):
     for tests of what surrounds a free-text answer (streaming drafts, evaluation scores), as a
     capable model behind an endpoint would write them."""
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings = Settings.model_validate(
         {

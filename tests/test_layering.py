@@ -173,3 +173,14 @@ def test_the_cycle_check_sees_a_cycle(tmp_path):
     assert graph["pipelines.b"] == {"pipelines.c"}
     assert graph["pipelines.c"] == {"pipelines.a"}
     assert _cycles(graph) == [["pipelines.a", "pipelines.b", "pipelines.c"]]
+
+
+def test_no_library_module_is_over_400_lines():
+    # A module past this has more than one job: split it by job (see the README's Layout).
+    long = {
+        str(path.relative_to(REPO)): lines
+        for package in PACKAGES
+        for path in (REPO / package).rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long

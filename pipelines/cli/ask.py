@@ -50,7 +50,7 @@ def ask(
             _print_answer(client.ask(question, tenant), as_json, trace)
         return
     settings.ensure_store_free()  # before the models load
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     qa = QAPipeline.from_settings(settings)
     answered = 0

@@ -53,7 +53,7 @@ def _run_batch(task: str, items_of, output, workers, as_json, quiet, **options) 
     from ingest.batch_runner import BatchInterrupted, BatchRunner
     from pipelines.batch import check_task, check_workers, fields, make_task
     from pipelines.cli.progress import Progress, shows_progress
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings = store_settings()
     check_workers(settings, workers)

@@ -162,7 +162,7 @@ def testset(size: int, max_chunks: int, output: Path) -> None:
     from components.embedding.backends import sentence_encoder
     from components.shipped_models import embedding_model_path
     from evaluation.testset import check_generator, generate_testset
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings = store_settings()
     name = settings.evaluation.generator_model

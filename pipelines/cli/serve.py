@@ -55,7 +55,7 @@ def serve(
     import uvicorn
 
     from pipelines.local_server import remove_record, write_record
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
     from pipelines.service.app import create_app
     from pipelines.service.keys import KeyStore
 
@@ -109,7 +109,7 @@ def mcp(http: bool, host: str, port: int, tenant: str | None) -> None:
       docent mcp                      # an MCP client starts this command over stdio
       docent mcp --http --port 8001   # then connect to http://127.0.0.1:8001/mcp
     """
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
     from pipelines.service.mcp_server import create_mcp
 
     settings = store_settings()

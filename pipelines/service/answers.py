@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.answer import passage
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 from pipelines.service.core import Service
 from pipelines.service.inputs import Identifier, Question, Text
 from pipelines.service.keys import Caller

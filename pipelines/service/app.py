@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from haystack import logging
 
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 from pipelines.service.answers import add_answer_routes
 from pipelines.service.core import Service
 from pipelines.service.documents import add_document_routes

@@ -37,7 +37,7 @@ from haystack import logging
 from components.errors import AllModelsFailedError, DocentError
 from pipelines.config import ServiceSettings, Settings
 from pipelines.local_server import OPERATOR_TENANT_HEADER
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 from pipelines.service.desk import Busy, FairDesk
 from pipelines.service.keys import OPEN, OPERATOR, Caller, KeyStore
 from pipelines.service.library import DocumentLibrary

@@ -7,7 +7,7 @@ from typing import Any
 
 from components.errors import DocentError
 from pipelines.answer import passage
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 INSTRUCTIONS = (
     "Tools over a docent knowledge base. `search` returns the passages relevant to a question, "

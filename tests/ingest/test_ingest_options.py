@@ -9,7 +9,7 @@ from components.errors import ConfigError, StoreError
 from ingest.config import StoreSettings
 from ingest.manifest import Manifest
 from pipelines.config import Settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 from tests.corpus import write_corpus
 from tests.servers import free_port
 

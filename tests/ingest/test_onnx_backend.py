@@ -1,7 +1,7 @@
 """The ONNX embedding backends end to end: ingest, re-ingest, and a cited answer."""
 
 from pipelines.config import Settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 FAQ = "# Shipping\n\nOrders ship from the Rotterdam warehouse within two working days.\n"
 

@@ -100,7 +100,7 @@ def served(data: Path, proxy: FaultProxy, max_concurrency: int):
     """The service over `data` whose only model is the endpoint at `proxy`: its base URL and
     its `Service`."""
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
     from pipelines.service.app import create_app
 
     model = {

@@ -114,7 +114,7 @@ def test_the_readme_recipe_for_a_stronger_model_is_a_valid_configuration(tmp_pat
 
 
 def test_intents_need_routes_only_in_a_pipeline_that_answers(tmp_path):
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     config = tmp_path / "intents.yaml"
     config.write_text(

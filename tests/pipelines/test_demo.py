@@ -16,7 +16,7 @@ DEMO = [
 @pytest.fixture(scope="module")
 def handbook_qa(tmp_path_factory):
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("demo"))
     indexer = settings.open_indexer()

@@ -14,7 +14,7 @@ from evaluation.html_report import write_html
 from evaluation.reports import read_baseline, write_json, write_junit
 from pipelines.config import Settings
 from pipelines.evaluate import evaluate
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 from tests.browser import chromium_page
 from tests.cli import docent
 from tests.corpus import QUESTIONS

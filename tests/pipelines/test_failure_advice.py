@@ -5,7 +5,7 @@ import pytest
 
 from components.errors import AllModelsFailedError
 from pipelines.config import Settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 from tests.servers import unused_base_url
 
 

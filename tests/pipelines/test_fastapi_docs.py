@@ -10,7 +10,7 @@ FASTAPI_DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fastap
 @pytest.mark.skipif(not FASTAPI_DOCS.is_dir(), reason="../shared/data/fastapi_docs is absent")
 def test_fastapi_docs_retrieval_and_weak_answers_are_not_passed_off(tmp_path):
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings = Settings(data_dir=tmp_path)
     indexer = settings.open_indexer()

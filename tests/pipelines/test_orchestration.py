@@ -12,7 +12,7 @@ import pytest
 from components.errors import AllModelsFailedError
 from components.generation.cited_answer_builder import ABSTAIN
 from pipelines.config import Settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 from pipelines.streaming import plain
 from tests.servers import FaultProxy, LlamaServer, unused_base_url
 

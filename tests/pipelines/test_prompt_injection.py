@@ -12,7 +12,7 @@ import pytest
 from components.generation.context_packer import EXAMPLES, INSTRUCTION
 from components.safety.injection_filter import InjectionFilter
 from pipelines.config import Settings
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 from tests.injections import INJECTIONS
 from tests.servers import FaultProxy, unused_base_url
 

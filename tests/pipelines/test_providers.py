@@ -19,7 +19,7 @@ from pipelines.providers import (
     register_provider,
     unregister_provider,
 )
-from pipelines.qa import QAPipeline
+from pipelines.query.pipeline import QAPipeline
 
 PROMPT = (
     "Context: Returns are accepted within 30 days. Orders ship from Rotterdam on weekdays.\n"

@@ -69,7 +69,7 @@ def test_empty_question_is_refused(qa):
 
 def test_the_short_answer_style_answers_with_the_span_from_the_best_sentence(qa):
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings = Settings.model_validate(
         {
@@ -92,7 +92,7 @@ def test_the_short_answer_style_answers_with_the_span_from_the_best_sentence(qa)
 
 def test_score_fusion_retrieves_and_answers_like_rrf(qa):
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings = Settings.model_validate(
         {"data_dir": str(qa.settings.data_path), "retrieval": {"fusion": "score"}}
@@ -117,12 +117,12 @@ def test_fusion_weights_are_checked():
 
 def test_a_deeper_rrf_prefetch_still_finds_each_fact_first(qa):
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
 
     settings = Settings.model_validate(
         {"data_dir": str(qa.settings.data_path), "retrieval": {"prefetch": 50}}
     )
     deep = QAPipeline(settings, qa.store)
-    assert deep._hybrid.prefetch == 50
+    assert deep.searcher.hybrid.prefetch == 50
     for question, (_, file_name) in QUESTIONS.items():
         assert Path(deep.search(question)[0].meta["source"]).name == file_name, question

@@ -253,7 +253,7 @@ def test_a_stream_whose_models_all_fail_ends_with_an_error_event(qa):
     from openai import APIError, OpenAI
 
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
     from pipelines.service.app import create_app
     from tests.servers import unused_base_url
 
@@ -285,7 +285,7 @@ def test_a_model_cut_off_mid_stream_restarts_with_the_fallback_over_http(qa):
     from openai import OpenAI
 
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
     from pipelines.service.app import create_app
     from tests.servers import FaultProxy, unused_base_url
 

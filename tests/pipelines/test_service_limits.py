@@ -23,7 +23,7 @@ def bearer(key):
 def open_app(data_dir: Path, keys: KeyStore | None = None, **service):
     """An app over the store in `data_dir`, its service section set to `service`."""
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
     from pipelines.service.app import create_app
 
     settings = Settings(data_dir=data_dir, service=service)
@@ -187,7 +187,7 @@ def test_an_ingest_job_never_holds_up_questions(tmp_path):
     """A ZIP bomb that passes the upload checks (they are turned off here) is parsed in a
     worker process under its memory limit, while searches go on being answered."""
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
     from pipelines.service.app import create_app
     from tests.corpus import write_zip_bomb
 

@@ -32,7 +32,7 @@ ATTACKS = [
 def tenants(tmp_path_factory):
     """The service over two tenants' documents, and a key per tenant and scope."""
     from pipelines.config import Settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
     from pipelines.service.app import create_app
 
     root = tmp_path_factory.mktemp("tenants")

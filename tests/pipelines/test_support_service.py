@@ -23,7 +23,7 @@ def webhook():
 @pytest.fixture(scope="module")
 def support(tmp_path_factory, webhook, monkeypatch_module):
     from pipelines.config import load_settings
-    from pipelines.qa import QAPipeline
+    from pipelines.query.pipeline import QAPipeline
     from pipelines.service.app import create_app
 
     monkeypatch_module.setenv("DOCENT_DATA_DIR", str(tmp_path_factory.mktemp("support")))
