@@ -318,21 +318,14 @@ def endpoint(settings: Settings, key: str, port: int, args) -> list[dict]:
     """Full answers from a model on loopback that answers after `--model-delay` s: served
     with `max_concurrency: 1` (the old design), then with `--clients`."""
     sys.path.insert(0, str(REPO))
-    from tests.servers import FaultProxy, unused_base_url
+    from tests.servers import FaultProxy, endpoint_model, unused_base_url
 
     results = []
     reply = "reply:Employees may work remotely up to three days per week."
     for number, limit in enumerate((1, args.clients)):
         with FaultProxy(unused_base_url(), delay=args.model_delay) as proxy:
             proxy.inject(reply)
-            model = {
-                "provider": "openai",
-                "base_url": proxy.base_url,
-                "model": "slow",
-                "retries": 0,
-                "structured_output": "none",
-                "max_concurrency": limit,
-            }
+            model = endpoint_model(proxy.base_url, limit)
             config = Path(settings.data_dir) / f"endpoint-{limit}.yaml"
             config.write_text(yaml.safe_dump({"models": {"slow": model}}), encoding="utf-8")
             before = audit_rows(settings)

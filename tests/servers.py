@@ -61,6 +61,19 @@ def unused_base_url() -> str:
     return f"http://127.0.0.1:{free_port()}/v1"
 
 
+def endpoint_model(base_url: str, max_concurrency: int, name: str = "slow") -> dict:
+    """The registry entry (`models.NAME`) of a model served at `base_url` (a FaultProxy, say):
+    one try per call, no structured output, at most `max_concurrency` calls at once."""
+    return {
+        "provider": "openai",
+        "base_url": base_url,
+        "model": name,
+        "retries": 0,
+        "structured_output": "none",
+        "max_concurrency": max_concurrency,
+    }
+
+
 def completion_body(text: str, prompt: str = "", model: str = "fault-proxy") -> dict:
     """A well-formed OpenAI `/v1/completions` response whose single choice is `text`.
 

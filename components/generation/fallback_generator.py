@@ -91,11 +91,15 @@ class ModelSlot:
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     max_concurrency: int = 1
     places: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
+    # Whether the generator can keep its reply to given spans (an endpoint cannot: its reply
+    # is anchored after the fact); read once from its `run`'s signature.
+    takes_spans: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1 (got {self.max_concurrency})")
         self.places = threading.BoundedSemaphore(self.max_concurrency)
+        self.takes_spans = "spans" in inspect.signature(self.generator.run).parameters
 
 
 @dataclass
@@ -232,7 +236,7 @@ class FallbackGenerator:
             retry_after = None
             streamed: list[str] = []
             kwargs: dict[str, Any] = {}
-            if spans is not None and _takes_spans(slot.generator):
+            if spans is not None and slot.takes_spans:
                 kwargs["spans"] = spans
             if on_event is not None:
 
@@ -276,12 +280,6 @@ class FallbackGenerator:
             delay = retry_after if retry_after is not None else slot.backoff * 2 ** (attempt - 1)
             self.sleep(min(delay, self.max_backoff))
         return None
-
-
-def _takes_spans(generator: Generator) -> bool:
-    """Whether `generator.run` can keep its reply to given spans (an endpoint cannot: its
-    reply is anchored after the fact)."""
-    return "spans" in inspect.signature(generator.run).parameters
 
 
 def call_reason(call: ModelCall) -> str:

@@ -17,7 +17,8 @@ from components.generation.fallback_generator import FallbackGenerator, ModelSlo
 from components.generation.openai_completion_generator import OpenAICompletionGenerator
 from components.routing.circuit_breaker import CircuitBreaker
 from components.routing.model_router import ModelCard
-from tests.servers import FaultProxy, running_app, unused_base_url
+from tests.pipelines.test_service_limits import ingest_handbook
+from tests.servers import FaultProxy, endpoint_model, running_app, unused_base_url
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTION = "How many days per week can employees work remotely?"
@@ -84,15 +85,7 @@ def test_an_endpoint_serves_at_most_its_max_concurrency_at_once():
 @pytest.fixture(scope="module")
 def handbook(tmp_path_factory):
     """The handbook samples ingested into a data directory of this module."""
-    from pipelines.config import Settings
-
-    data = tmp_path_factory.mktemp("concurrency") / "data"
-    indexer = Settings(data_dir=data).open_indexer()
-    try:
-        indexer.ingest([REPO / "samples" / "handbook"])
-    finally:
-        indexer.close()
-    return data
+    return ingest_handbook(tmp_path_factory.mktemp("concurrency") / "data")
 
 
 @contextmanager
@@ -103,15 +96,9 @@ def served(data: Path, proxy: FaultProxy, max_concurrency: int):
     from pipelines.query.pipeline import QAPipeline
     from pipelines.service.app import create_app
 
-    model = {
-        "provider": "openai",
-        "base_url": proxy.base_url,
-        "model": "slow",
-        "retries": 0,
-        "structured_output": "none",
-        "max_concurrency": max_concurrency,
-    }
-    config = Settings(data_dir=data, models={"slow": model})
+    config = Settings(
+        data_dir=data, models={"slow": endpoint_model(proxy.base_url, max_concurrency)}
+    )
     app = create_app(lambda: QAPipeline.from_settings(config), open_access=True, max_waiting=16)
     with running_app(app) as base:
         yield base, app.state.service
