@@ -36,6 +36,7 @@ from pipelines.config_sections import (  # noqa: F401  (re-exported: the section
     HandoffSettings,
     IntentSettings,
     ModelSettings,
+    QuerySettings,
     RetrievalSettings,
     RouteSettings,
     SafetySettings,
@@ -73,6 +74,7 @@ class Settings(BaseModel):
     chunking: ChunkingSettings = ChunkingSettings()
     parsing: ParsingSettings = ParsingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    query: QuerySettings = QuerySettings()
     models: dict[str, ModelSettings] = DEFAULT_MODELS
     routes: dict[str, RouteSettings] = {"question": RouteSettings()}
     intents: IntentSettings = IntentSettings()
@@ -242,10 +244,12 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raw = _read_yaml(Path(path))
     if os.environ.get(DATA_DIR_ENV):
         raw["data_dir"] = os.environ[DATA_DIR_ENV]
-    intents = raw.get("intents")
-    if path is not None and isinstance(intents, dict) and intents.get("examples_file"):
+    if path is not None:
         # A file named in the configuration is found beside it, wherever docent runs.
-        intents["examples_file"] = Path(path).parent / Path(intents["examples_file"]).expanduser()
+        for section, key in (("intents", "examples_file"), ("query", "pipeline")):
+            values = raw.get(section)
+            if isinstance(values, dict) and values.get(key):
+                values[key] = Path(path).parent / Path(values[key]).expanduser()
     try:
         return Settings.model_validate(raw)
     except ValidationError as e:

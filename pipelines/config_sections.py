@@ -189,6 +189,23 @@ class RouteSettings(BaseModel):
         return self.capability or ("extract" if self.json_schema else default)
 
 
+class QuerySettings(BaseModel):
+    """The query path's Haystack pipeline (see `pipelines.query.graph`).
+
+    `pipeline` names a pipeline YAML to run instead of the built-in one: write one with
+    `docent pipeline dump > FILE`, add your components (a query rewriter before `search`, a
+    ranker before `answer`) and connect them; a relative path is found beside the
+    configuration. `modules` lists the Python modules (or `package.*`) its
+    components may be imported from besides docent's and Haystack's: a pipeline YAML names
+    classes to import, so nothing else is imported.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pipeline: Path | None = None
+    modules: list[str] = []
+
+
 class IntentSettings(BaseModel):
     """The intent classifier: example utterances per intent, inline or in a CSV/JSON file.
 

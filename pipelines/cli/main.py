@@ -1,6 +1,6 @@
 """The `docent` command line: the group, its commands (one module per command group:
-`ingest`, `ask`, `sources`, `serve` with `mcp`, `keys`, `batch`, `eval` with `testset`, and the
-records in `admin`), and the one place where errors and Ctrl-C become exit codes.
+`ingest`, `ask`, `sources`, `pipeline`, `serve` with `mcp`, `keys`, `batch`, `eval` with
+`testset`, and the records in `admin`), and the one place where errors and Ctrl-C become exit codes.
 
 Each command is an adapter that parses, calls the library and renders; the modules import
 only click and the standard library at the top, so `docent --help` and `docent sources`
@@ -24,6 +24,7 @@ from pipelines.cli.common import Stopped, config_option, with_config
 from pipelines.cli.eval import eval_command, testset
 from pipelines.cli.ingest import ingest
 from pipelines.cli.keys import keys
+from pipelines.cli.pipeline import pipeline
 from pipelines.cli.serve import mcp, serve
 from pipelines.cli.sources import sources
 
@@ -47,7 +48,20 @@ def cli() -> None:
 
 # --config is declared once: the group takes it, and so does each command (after its name).
 cli.params.append(config_option())
-COMMANDS = (ingest, ask, sources, serve, mcp, keys, batch, eval_command, testset, handoffs, audit)
+COMMANDS = (
+    ingest,
+    ask,
+    sources,
+    pipeline,
+    serve,
+    mcp,
+    keys,
+    batch,
+    eval_command,
+    testset,
+    handoffs,
+    audit,
+)
 for command in COMMANDS:
     cli.add_command(with_config(command))
 

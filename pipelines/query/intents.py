@@ -1,19 +1,65 @@
 """Intents of requests: the classifier built from the configured examples, and a request's
 intent decided with it (a close call put to the tie-break model)."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from haystack import component
 
 from components.errors import ConfigError
 from components.generation.fallback_generator import Budget
 from pipelines import prompts
 from pipelines.answer import Answer
-from pipelines.config import Settings
+from pipelines.config import RouteSettings, Settings
 from pipelines.query.answering import Answering
+from pipelines.query.graph import Configured
+from pipelines.query.turn import Turn
 
 if TYPE_CHECKING:
     from components.intent.intent_classifier import IntentClassifier
 
 OUT_OF_SCOPE = "out_of_scope"
+REFUSAL = "Sorry, I can only help with questions about our products and services."
+# The branches of the query pipeline, by route type.
+BRANCHES = {
+    "rag": "rag",
+    "direct": "direct",
+    "handoff": "handoff",
+    "reply": "reply",
+    "refuse": "reply",
+}
+
+
+@component
+class IntentRoute(Configured):
+    """Classify the request's intent and send its question down the branch of the intent's
+    route (`rag`, `direct`, `handoff`, or `reply` for reply and refuse routes); an intent
+    without a route is refused. The intent and the route are recorded in the turn."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        classifier: "IntentClassifier | None",
+        answering: Answering,
+    ) -> None:
+        self.settings = settings
+        self.classifier = classifier
+        self.answering = answering
+
+    def warm_up(self) -> None:
+        """Load the classifier's encoder now."""
+        if self.classifier is not None:
+            self.classifier.warm_up()
+
+    @component.output_types(rag=str, direct=str, handoff=str, reply=str)
+    def run(self, query: str, turn: Turn) -> dict[str, Any]:
+        """`query` on the output of the chosen route's branch, and on no other."""
+        answer = turn.answer
+        intent = classify(
+            self.classifier, self.settings, self.answering, query, answer, turn.budget
+        )
+        route = self.settings.routes.get(intent) or RouteSettings(type="refuse", message=REFUSAL)
+        turn.route, answer.route = route, route.type
+        return {BRANCHES[route.type]: query}
 
 
 def classify(

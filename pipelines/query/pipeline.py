@@ -1,6 +1,5 @@
 """The query pipeline: classify, route, retrieve, generate with fallbacks, verify, escalate."""
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -17,19 +16,20 @@ from components.safety.pii_masker import PiiMasker
 from components.shipped_models import embedding_dimension, embedding_model_path
 from ingest.manifest import Manifest
 from ingest.store import Store, open_store
-from pipelines import prompts, timing
+from pipelines import timing
 from pipelines.answer import Answer
 from pipelines.config import NO_INTENTS, RouteSettings, Settings
+from pipelines.query import graph
 from pipelines.query.answering import Answering
-from pipelines.query.intents import build_classifier, classify
-from pipelines.query.rag import RagRoute, Request
+from pipelines.query.intents import IntentRoute, build_classifier
+from pipelines.query.rag import RagAnswer
+from pipelines.query.routes import DirectAnswer, Handoff, Reply
 from pipelines.query.search import HybridSearch
+from pipelines.query.turn import Turn
 from pipelines.registry import ModelRegistry
 from pipelines.streaming import Event, StreamRelay
 
 logger = logging.getLogger(__name__)
-
-REFUSAL = "Sorry, I can only help with questions about our products and services."
 
 
 class QAPipeline:
@@ -45,6 +45,9 @@ class QAPipeline:
     documents do not say.") and, if configured, offers a human. `direct`, `handoff`, `reply`
     and `refuse` routes do what their names say. The `Answer` carries the intent, route, every
     model call with tokens, cost and seconds, the verification, timings and a trace id.
+
+    The steps run as one Haystack Pipeline, `query_pipeline` (see `pipelines.query.graph`):
+    the configuration's `query.pipeline` may name a YAML that adds components of its own.
 
     Usage:
     ```python
@@ -67,7 +70,6 @@ class QAPipeline:
         self.searcher = HybridSearch(settings, store, embedder_path)
         self.answering = Answering(settings, self.registry, embedder_path)
         self._classifier = build_classifier(settings, embedder_path, routing)
-        self._rag = RagRoute(settings, self.searcher, self.answering, self.check_ingested)
         self._desk = HandoffDesk(
             path=settings.handoff_path,
             webhook_url=settings.handoff.webhook_url,
@@ -76,6 +78,19 @@ class QAPipeline:
         self._masker = PiiMasker() if settings.safety.mask_pii else None
         self._follow_up = FollowUpResolver()
         self._audit = AuditLog(path=settings.audit_path) if settings.audit.enabled else None
+        parts = {
+            "classify": IntentRoute(settings, self._classifier, self.answering),
+            "search": self.searcher,
+            "answer": RagAnswer(settings, self.answering, self.check_ingested),
+            "direct": DirectAnswer(self.answering),
+            "handoff": Handoff(settings, self._desk, self._masker),
+            "reply": Reply(),
+        }
+        query = settings.query
+        if query.pipeline is None:
+            self.query_pipeline = graph.built_in(parts, settings.safety.filter_injections)
+        else:
+            self.query_pipeline = graph.load(query.pipeline, parts, query.modules)
 
     @property
     def handoffs(self) -> HandoffDesk:
@@ -116,10 +131,7 @@ class QAPipeline:
 
     def warm_up(self) -> None:
         """Load every model now rather than on the first request."""
-        self.searcher.warm_up()
-        self.answering.warm_up()
-        if self._classifier is not None:
-            self._classifier.warm_up()
+        self.query_pipeline.warm_up()  # the classifier, search, answering, user components
         self.registry.warm_up()
 
     def ask(
@@ -191,23 +203,15 @@ class QAPipeline:
                 resolved, context_query = read["question"], read["context_query"]
                 answer.conversation = {"follow_up_of": history[-1], "read_as": resolved}
             # Unmasked drafts must not reach the client.
-            request = Request(
-                resolved,
-                context_query,
-                tenant,
-                relay if self._masker is None else None,
-                session_id,
-            )
-            with timing.stage("classify"):
-                intent = classify(
-                    self._classifier, self.settings, self.answering, resolved, answer, budget
-                )
-            route = self.settings.routes.get(intent) or RouteSettings(
-                type="refuse", message=REFUSAL
-            )
-            answer.route = route.type
+            turn = Turn(answer, budget, relay if self._masker is None else None, tenant, session_id)
+            inputs = {
+                "query": resolved,
+                "tenant": tenant,
+                "fallback_query": context_query,
+                "turn": turn,
+            }
             try:
-                self._follow(route, request, answer, budget)
+                graph.run(self.query_pipeline, inputs)
             finally:
                 answer.cost = round(budget.cost, 8)
             if self._masker is not None:
@@ -218,39 +222,6 @@ class QAPipeline:
         answer.timings = {name: round(seconds, 4) for name, seconds in timings.items()}
         answer.timings["total"] = round(time.perf_counter() - started, 4)
         return answer
-
-    def _follow(self, route: RouteSettings, request: Request, answer: Answer, budget: Budget):
-        """Carry out `route` for the request, filling `answer`."""
-        if route.type in ("reply", "refuse"):
-            answer.answer, answer.decision = route.message or "", route.type
-        elif route.type == "handoff":
-            intent = answer.intent["name"] if answer.intent else None
-            self._hand_off(request, intent, "the request asks for a person", answer)
-            answer.answer = route.message or self.settings.handoff.message
-            answer.decision = "handoff"
-        elif route.type == "direct":
-            self._direct(route, request.question, answer, budget, request.relay)
-        else:
-            self._rag.run(route, request, answer, budget)
-
-    def _direct(
-        self,
-        route: RouteSettings,
-        question: str,
-        answer: Answer,
-        budget: Budget,
-        relay: StreamRelay | None = None,
-    ):
-        """Generate without retrieval: a conversational reply, or JSON of the route's schema."""
-        if route.json_schema is not None:
-            schema = json.dumps(route.json_schema)
-            prompt = prompts.EXTRACT.format(schema=schema, question=question)
-        else:
-            prompt = prompts.DIRECT.format(question=question)
-        self.answering.complete(
-            prompt, route.needs, route.models, route.json_schema, answer, budget, relay
-        )
-        answer.decision = "extract" if route.json_schema is not None else "direct"
 
     def complete(
         self,
@@ -356,19 +327,6 @@ class QAPipeline:
                 "Run `docent ingest` on the same folders to fill it again"
             )
         raise DocentError(f"{where} is empty: ingest documents first with `docent ingest PATH`")
-
-    def _hand_off(self, request: Request, intent: str | None, reason: str, answer: Answer) -> None:
-        question = request.question
-        text = self._masker.run(text=question)["text"] if self._masker else question
-        ticket = self._desk.open_ticket(
-            question=text,
-            intent=intent,
-            reason=reason,
-            trace_id=answer.trace_id,
-            tenant=request.tenant,
-            session_id=request.session_id,
-        )
-        answer.handoff = ticket.to_dict()
 
     def close(self) -> None:
         """Release the store (one process, one open client per folder)."""

@@ -1,107 +1,93 @@
-"""The rag route: search, screen the passages for injected instructions, answer from them."""
+"""The rag route's last component: gate on retrieval, answer from the passages, or abstain."""
 
-import dataclasses
 from collections.abc import Callable
+from typing import Any
 
-from haystack import Document
+from haystack import Document, component
 
-from components.generation.fallback_generator import Budget
-from components.safety.injection_filter import InjectionFilter
-from pipelines import timing
 from pipelines.answer import Answer
-from pipelines.config import RouteSettings, Settings
+from pipelines.config import Settings
 from pipelines.query.answering import Answering
-from pipelines.query.search import HybridSearch
-from pipelines.streaming import StreamRelay
+from pipelines.query.graph import Configured
+from pipelines.query.turn import Turn
 
 
-@dataclasses.dataclass
-class Request:
-    """One request as the pipeline carries it: the question (a follow-up resolved), the
-    conversation's text to search with when it alone finds nothing, whose request it is, where
-    its drafts stream, and its conversation's id."""
-
-    question: str
-    context_query: str | None
-    tenant: str | None
-    relay: StreamRelay | None
-    session_id: str | None = None
-
-
-class RagRoute:
-    """Answer a request from the documents: hybrid search with the relevance gate (a
-    follow-up that finds nothing alone is searched with the question before it), weak
-    retrieval escalated past the first model, injected instructions removed, then
-    `Answering.answer_from`; an abstention when nothing relevant is left."""
+@component
+class RagAnswer(Configured):
+    """Answer a request from the passages that reach it: the retrieval gate recorded (weak
+    retrieval escalated past the first model), then `Answering.answer_from`; an abstention
+    with the reason when no passage is relevant or the relevant ones only held instructions to
+    the model. Its output is the request's `Answer`."""
 
     def __init__(
-        self,
-        settings: Settings,
-        searcher: HybridSearch,
-        answering: Answering,
-        check_ingested: Callable[[], None],
+        self, settings: Settings, answering: Answering, check_ingested: Callable[[], None]
     ) -> None:
-        """:param check_ingested: raises when the store is empty, called when a search
-        retrieves nothing at all."""
+        """:param check_ingested: raises when the store is empty, called when the search
+        retrieved nothing at all."""
         self.settings = settings
-        self.searcher = searcher
         self.answering = answering
         self.check_ingested = check_ingested
-        self._injections = InjectionFilter() if settings.safety.filter_injections else None
 
-    def run(self, route: RouteSettings, request: Request, answer: Answer, budget: Budget) -> None:
-        """Retrieve, generate, verify; escalate weak answers; abstain when nothing is left."""
-        question, relay = request.question, request.relay
-        relevant, top = self._search(question, request.tenant)
-        if top is None:
+    def warm_up(self) -> None:
+        """Load the verifier's and the sentence selector's encoders now."""
+        self.answering.warm_up()
+
+    @component.output_types(answer=Answer)
+    def run(
+        self,
+        query: str,
+        documents: list[Document],
+        turn: Turn,
+        top_similarity: float | None = None,
+        fallback_used: bool = False,
+        fallback_query: str | None = None,
+        removed: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Gate, generate, verify; escalate weak answers; abstain when nothing is left.
+
+        :param query: the question as the user asked it (a follow-up resolved).
+        :param documents: the relevant passages, best first (`retrieval.passages` counts
+            them).
+        :param top_similarity: the best similarity of all retrieved (None: nothing was).
+        :param fallback_used: the passages were found with `fallback_query`, recorded in the
+            answer's conversation.
+        :param removed: the sentences taken out of the passages as instructions to the model.
+        """
+        answer = turn.answer
+        if top_similarity is None:
             self.check_ingested()
-        if not relevant and request.context_query is not None:
-            # A follow-up that finds nothing alone ("What is not covered?") is searched
-            # together with the question before it.
-            relevant, top = self._search(request.context_query, request.tenant)
-            if answer.conversation is not None:
-                answer.conversation["searched"] = request.context_query
+        if fallback_used and answer.conversation is not None:
+            answer.conversation["searched"] = fallback_query
+        if removed:
+            answer.safety = {"removed_instructions": removed}
         gate = self.settings.retrieval
+        top = top_similarity
         weak = gate.escalate_below is not None and top is not None and top < gate.escalate_below
         answer.retrieval = {
             "top_similarity": None if top is None else round(top, 4),
             "min_similarity": gate.min_similarity,
             "escalate_below": gate.escalate_below,
-            "passages": len(relevant),
-            "verdict": "abstain" if not relevant else "escalate" if weak else "pass",
+            "passages": len(documents),
+            "verdict": "abstain" if not documents else "escalate" if weak else "pass",
         }
-        if not relevant:
-            best = "nothing was retrieved" if top is None else f"the best scored {top:.2f}"
-            self.answering.abstain(
-                question,
-                answer,
-                f"no passage is relevant enough ({best}; retrieval.min_similarity is "
-                f"{gate.min_similarity})",
-                kind="no_relevant_passage",
-            )
-            return
-        if self._injections is not None:
-            with timing.stage("injections"):
-                screened = self._injections.run(documents=relevant)
-            if screened["removed"]:
-                answer.safety = {"removed_instructions": screened["removed"]}
-            relevant = screened["documents"]
-            if not relevant:
-                self.answering.abstain(
-                    question,
-                    answer,
-                    "the relevant passages only held instructions to the model",
-                    kind="no_relevant_passage",
+        if not documents:
+            if removed:
+                why = "the relevant passages only held instructions to the model"
+            else:
+                best = "nothing was retrieved" if top is None else f"the best scored {top:.2f}"
+                why = (
+                    f"no passage is relevant enough ({best}; retrieval.min_similarity is "
+                    f"{gate.min_similarity})"
                 )
-                return
+            self.answering.abstain(query, answer, why, kind="no_relevant_passage")
+            return {"answer": answer}
         skip_first = None
         if weak:
             skip_first = (
                 f"retrieval {top:.2f} below retrieval.escalate_below {gate.escalate_below}: "
                 "escalated to the next model"
             )
-        self.answering.answer_from(route, question, relevant, answer, budget, relay, skip_first)
-
-    def _search(self, question: str, tenant: str | None) -> tuple[list[Document], float | None]:
-        found = self.searcher.run(query=question, tenant=tenant)
-        return found["documents"], found["top_similarity"]
+        self.answering.answer_from(
+            turn.route, query, documents, answer, turn.budget, turn.relay, skip_first
+        )
+        return {"answer": answer}

@@ -12,10 +12,11 @@ from components.retrieval.score_fusion import ScoreFusion
 from ingest.store import Store, dense_retriever, hybrid_retriever, sparse_retriever
 from pipelines import timing
 from pipelines.config import Settings
+from pipelines.query.graph import Configured
 
 
 @component
-class HybridSearch:
+class HybridSearch(Configured):
     """The chunks relevant to a query, best first: MiniLM dense and BM25 sparse retrieval,
     fused with RRF (in the store, over `retrieval.prefetch` per list) or by score
     (`retrieval.fusion: score`), then the relevance floor (`retrieval.min_similarity`,
@@ -60,13 +61,26 @@ class HybridSearch:
         """Load the query embedder now."""
         self._embed_dense.warm_up()
 
-    @component.output_types(documents=list[Document], top_similarity=float | None)
-    def run(self, query: str, tenant: str | None = None) -> dict[str, Any]:
+    @component.output_types(
+        documents=list[Document], top_similarity=float | None, fallback_used=bool
+    )
+    def run(
+        self, query: str, tenant: str | None = None, fallback_query: str | None = None
+    ) -> dict[str, Any]:
         """The relevant chunks (`documents`), and the best similarity of all retrieved
         (`top_similarity`; None: nothing was retrieved).
 
         :param tenant: search only the chunks ingested for this tenant.
+        :param fallback_query: searched instead when `query` finds nothing relevant (a
+            follow-up with the question before it); `fallback_used` says it was.
         """
+        found = self._search(query, tenant)
+        if not found["documents"] and fallback_query is not None:
+            found = self._search(fallback_query, tenant)
+            return {**found, "fallback_used": True}
+        return {**found, "fallback_used": False}
+
+    def _search(self, query: str, tenant: str | None) -> dict[str, Any]:
         filters = (
             {"field": "meta.tenant", "operator": "==", "value": tenant}
             if tenant is not None

@@ -1,7 +1,8 @@
 """FallbackGenerator wiring: retries with backoff, fallback, breakers, budget, JSON checks.
 
 The generators here are scripted stand-ins so each rule is checked exactly; the same chain
-against real HTTP servers with injected faults is tested in tests/pipelines/test_orchestration.py.
+against real HTTP servers with injected faults is tested in
+tests/pipelines/query/test_orchestration.py.
 """
 
 import pytest

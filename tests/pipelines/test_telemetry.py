@@ -56,8 +56,20 @@ def test_a_question_is_traced_by_stage(tmp_path, collector):
     assert len(attributes["docent.trace_id"].string_value) == 32
     # The shipped model answers extractively: its span is anchored ("select", "cite"), not
     # verified.
-    for stage in ("docent.classify", "docent.select", "docent.generate", "haystack.embed_dense"):
+    for stage in ("haystack.classify", "docent.select", "docent.generate", "haystack.embed_dense"):
         assert stage in by_name, sorted(by_name)
-    children = [s for _, s in spans if s.parent_span_id == request.span_id]
-    assert {"docent.classify", "docent.generate"} <= {s.name for s in children}
+    # The query path is a Haystack pipeline run: its components' spans hold their stages.
+    parents = {s.span_id: s for _, s in spans}
+
+    def path(span):
+        names = []
+        while span.parent_span_id in parents:
+            span = parents[span.parent_span_id]
+            names.append(span.name)
+        return names
+
+    assert path(by_name["docent.generate"])[:2] == ["haystack.answer", "haystack.pipeline.run"]
+    assert path(by_name["haystack.embed_dense"])[0] == "haystack.search"
+    assert path(by_name["haystack.pipeline.run"]) == ["docent.ask"]
+    assert path(by_name["haystack.classify"]) == ["haystack.pipeline.run", "docent.ask"]
     assert all(s.trace_id == request.trace_id for _, s in spans if s.name.startswith("docent."))

@@ -17,10 +17,10 @@ from components.generation.fallback_generator import FallbackGenerator, ModelSlo
 from components.generation.openai_completion_generator import OpenAICompletionGenerator
 from components.routing.circuit_breaker import CircuitBreaker
 from components.routing.model_router import ModelCard
-from tests.pipelines.test_service_limits import ingest_handbook
+from tests.pipelines.service.test_service_limits import ingest_handbook
 from tests.servers import FaultProxy, endpoint_model, running_app, unused_base_url
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 QUESTION = "How many days per week can employees work remotely?"
 REPLY = "reply:Employees may work remotely up to three days per week."
 DELAY = 1.0

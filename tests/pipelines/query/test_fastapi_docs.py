@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-FASTAPI_DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fastapi_docs"
+FASTAPI_DOCS = Path(__file__).resolve().parents[4] / "shared" / "data" / "fastapi_docs"
 
 
 @pytest.mark.skipif(not FASTAPI_DOCS.is_dir(), reason="../shared/data/fastapi_docs is absent")

@@ -256,7 +256,7 @@ def test_the_html_report_renders_in_headless_chromium(generative_qa, tmp_path):
 
 
 def test_an_intent_set_is_scored_with_the_configured_classifier(tmp_path):
-    config = Path(__file__).resolve().parents[2] / "configs" / "support.yaml"
+    config = Path(__file__).resolve().parents[3] / "configs" / "support.yaml"
     examples = [
         ["I was charged twice for my subscription this month", "billing"],
         ["I can't log in, my password reset link expired", "account_access"],

@@ -12,7 +12,7 @@ import pytest
 from pipelines.service.keys import KeyStore
 from tests.servers import running_app
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 QUESTION = "How many days per week can employees work remotely?"
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # The questions `make demo` asks, the fact each answer must hold, and the file it must cite.
 DEMO = [
     ("How many days per week can employees work remotely?", "three", "remote-work-policy.md"),

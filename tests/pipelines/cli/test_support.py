@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipelines.cli.test_cli import docent, offline_env  # noqa: F401  (a fixture)
 from tests.pipelines.support_queries import SUPPORT_QUESTIONS
-from tests.pipelines.test_cli import docent, offline_env  # noqa: F401  (a fixture)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SUPPORT = str(REPO / "configs" / "support.yaml")
 
 

@@ -21,7 +21,7 @@ from pipelines.config import load_settings
 from tests.cli import docent
 from tests.corpus import QUESTIONS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_questions_are_answered_with_citations_and_resumed(tmp_path, qa):

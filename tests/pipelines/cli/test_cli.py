@@ -214,7 +214,7 @@ def _docent_reporting_imports(*args: str, env: dict) -> subprocess.CompletedProc
         env=env,
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         timeout=600,
     )
 

@@ -10,7 +10,7 @@ import pytest
 from tests.pipelines.support_queries import SUPPORT_QUESTIONS
 from tests.servers import post_recorder, running_app
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import yaml
 
 from tests.cli import DOCENT, docent
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 HANDBOOK = REPO / "samples" / "handbook"
 # Seconds from SIGINT to exit allowed here (the promise is 2; see the module docstring).
 EXIT_WITHIN = 3.0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.cli import docent
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 QUESTIONS = [
     "How many days per week can employees work remotely?",
     "What is the minimum length of a password?",
