@@ -99,16 +99,21 @@ class ExtractiveAnswerBuilder:
             for d in documents
             if (span := _find(reply, d.content or "")) is not None
         ]
-        if anchored:
-            coverage, _, document, span = max(anchored, key=lambda found: found[:2])
-            if coverage >= self.min_coverage and not set(self._terms.terms(span)) <= question_terms:
-                sentence, code = _shown(document)
-                whole = len(span) >= _WHOLE * len(document.content or "")
-                text = f"{sentence} [1]" if whole else f"{span}: \u201c{sentence}\u201d [1]"
-                text += code
-                answer = _answer(query, text, document, "span", span, reply)
-                answer.meta.update(extra)
-                return {"answers": [answer]}
+        if not anchored:
+            return {"answers": [_unsupported(query, reply, "span", refused="not_a_span", **extra)]}
+        coverage, _, document, span = max(anchored, key=lambda found: found[:2])
+        if coverage < self.min_coverage:
+            extra.update(refused="uncovered", coverage=round(coverage, 4))
+        elif set(self._terms.terms(span)) <= question_terms:
+            extra.update(refused="restates")
+        else:
+            sentence, code = _shown(document)
+            whole = len(span) >= _WHOLE * len(document.content or "")
+            text = f"{sentence} [1]" if whole else f"{span}: \u201c{sentence}\u201d [1]"
+            text += code
+            answer = _answer(query, text, document, "span", span, reply)
+            answer.meta.update(extra)
+            return {"answers": [answer]}
         return {"answers": [_unsupported(query, reply, "span", **extra)]}
 
     def _yes_no(
@@ -118,7 +123,7 @@ class ExtractiveAnswerBuilder:
         it to cover `min_coverage` of the question, "Yes" all of it, quantities included
         (a sentence about the fourth day of sick leave does not say yes to two days)."""
         if not documents or not question_terms:
-            return _unsupported(query, reply, "polarity")
+            return _unsupported(query, reply, "polarity", refused="no_polarity")
         best = max(
             documents,
             key=lambda d: (
@@ -133,7 +138,7 @@ class ExtractiveAnswerBuilder:
         else:
             enough = coverage >= self.min_coverage
         if not enough:
-            return _unsupported(query, reply, "polarity")
+            return _unsupported(query, reply, "polarity", refused="no_polarity")
         sentence, code = _shown(best)
         text = f"{verdict.capitalize()}: \u201c{sentence}\u201d [1]{code}"
         return _answer(query, text, best, "polarity", verdict.capitalize(), reply)

@@ -16,7 +16,7 @@ from components.verification.support_verifier import SupportVerifier
 from pipelines import prompts, timing
 from pipelines.answer import Answer
 from pipelines.config import RouteSettings, Settings
-from pipelines.query.records import citation, extracted, quote, record_skips
+from pipelines.query.records import citation, extracted, quote, record_skips, refusal
 from pipelines.registry import ModelRegistry
 from pipelines.streaming import Event, StreamRelay
 
@@ -167,13 +167,8 @@ class Answering:
                 answer.verification[key] = check[key]
         if not (check["supported"] and cited.meta["supported"]):
             answer.model = model
-            if check.get("extractive", {}).get("refused") == "forced":
-                why = (
-                    "the model wanted to write something other than a span of the selected "
-                    f"sentences (forced {check['extractive']['forced']:.2f} from its own choice)"
-                )
-            elif "extractive" in check:
-                why = "the model's reply is not a span of the selected sentences"
+            if "extractive" in check:
+                why = refusal(check["extractive"], self.settings.verification.max_forced)
             else:
                 why = f"the best answer scored {score:.2f} in verification"
             if not cited.meta["supported"] and "extractive" not in check:

@@ -23,10 +23,34 @@ def extracted(cited: Any) -> dict[str, Any]:
         "unsupported": [] if supported else [meta["reply"]],
         "extractive": {
             key: meta[key]
-            for key in ("method", "span", "sentence", "reply", "forced", "refused")
+            for key in ("method", "span", "sentence", "reply", "forced", "refused", "coverage")
             if key in meta
         },
     }
+
+
+def refusal(check: dict[str, Any], max_forced: float) -> str:
+    """Why an extractive model's reply was not shown, from its check (see `extracted`)."""
+    refused = check.get("refused")
+    if refused == "forced":
+        return (
+            "the model wanted to write something other than a span of the selected sentences "
+            f"(forced {check['forced']:.2f} from its own choice; verification.max_forced is "
+            f"{max_forced})"
+        )
+    if refused == "uncovered":
+        return (
+            "the model's span comes from a sentence that holds too little of the question "
+            f"({check['coverage']:.0%} of its content words; at least half is needed)"
+        )
+    if refused == "restates":
+        return "the model's span adds no content word to those of the question"
+    if refused == "no_polarity":
+        return (
+            "no selected sentence covers the yes/no question well enough to read its answer "
+            "(a yes needs every word of the question and its numbers)"
+        )
+    return "the model's reply is not a span of the selected sentences"
 
 
 def citation(number: int, document: Document) -> Citation:

@@ -41,18 +41,19 @@ def test_a_span_of_a_sentence_is_shown_with_the_sentence_quoted_and_cited(builde
 
 
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "why"),
     [
-        "10 days",  # a made-up number
-        "28 days of leave",  # words the sentence does not write in that order
-        "paid annual leave",  # only words of the question
-        "",
+        ("10 days", "not_a_span"),  # a made-up number
+        ("28 days of leave", "not_a_span"),  # words the sentence does not write in that order
+        ("paid annual leave", "restates"),  # only words of the question
+        ("", "not_a_span"),
     ],
 )
-def test_a_reply_that_is_not_a_new_span_of_a_sentence_is_never_shown(builder, reply):
+def test_a_reply_that_is_not_a_new_span_of_a_sentence_is_never_shown(builder, reply, why):
     answer = builder.run(query=QUESTION, replies=[reply], documents=[REMOTE, LEAVE])
     answer = answer["answers"][0]
     assert answer.meta["supported"] is False and answer.documents == []
+    assert answer.meta["refused"] == why
 
 
 def test_a_span_from_a_sentence_about_something_else_is_not_an_answer(builder):
@@ -60,6 +61,7 @@ def test_a_span_from_a_sentence_about_something_else_is_not_an_answer(builder):
     other = sentence("Parental leave lasts 16 weeks for every new parent.", "Parental leave")
     answer = builder.run(query=question, replies=["16 weeks"], documents=[other])["answers"][0]
     assert answer.meta["supported"] is False
+    assert answer.meta["refused"] == "uncovered" and answer.meta["coverage"] < 0.5
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,7 @@ def test_a_yes_no_question_is_answered_from_the_sentence_polarity(builder, quest
 def test_no_yes_without_a_sentence_that_says_all_the_question_asks(builder):
     question = "Is the onboarding buddy encrypted with multi-factor authentication?"
     answer = builder.run(query=question, replies=["Yes"], documents=[MFA])["answers"][0]
-    assert answer.meta["supported"] is False
+    assert answer.meta["supported"] is False and answer.meta["refused"] == "no_polarity"
 
 
 def test_round_trip_and_checked_arguments():
