@@ -1,8 +1,12 @@
 """`docent pipeline show|dump`: the query path's Haystack pipeline, as text, Mermaid or YAML."""
 
+import contextlib
+import tempfile
+from pathlib import Path
+
 import click
 
-from pipelines.cli.common import store_settings
+from pipelines.cli.common import load_settings
 
 
 @click.group()
@@ -24,32 +28,33 @@ def show(mermaid: bool) -> None:
     """Print the pipeline's components, their connections and where a run's inputs go."""
     from pipelines.query import graph
 
-    settings = store_settings()
-    qa = _open(settings)
-    try:
+    settings = load_settings()
+    with _built(settings) as pipe:
         if mermaid:
-            click.echo(graph.mermaid(qa.query_pipeline))
+            click.echo(graph.mermaid(pipe))
         else:
             source = settings.query.pipeline or "built from the configuration"
-            click.echo(graph.describe(qa.query_pipeline, str(source)))
-    finally:
-        qa.close()
+            click.echo(graph.describe(pipe, str(source)))
 
 
 @pipeline.command()
 def dump() -> None:
     """Print the pipeline as Haystack YAML (`Pipeline.loads` reads it back; docent's own
     components take their settings from the configuration)."""
-    settings = store_settings()
-    qa = _open(settings)
-    try:
-        click.echo(qa.query_pipeline.dumps(), nl=False)
-    finally:
-        qa.close()
+    with _built(load_settings()) as pipe:
+        click.echo(pipe.dumps(), nl=False)
 
 
-def _open(settings):
-    """The query pipeline over the store; no model is loaded."""
+@contextlib.contextmanager
+def _built(settings):
+    """The configuration's query pipeline, built over an empty store in a temporary data
+    directory: no model loads, and the data directory is neither needed nor touched (a
+    running `docent serve` may hold it)."""
     from pipelines.query.pipeline import QAPipeline
 
-    return QAPipeline.from_settings(settings, routing=False)
+    with tempfile.TemporaryDirectory(prefix="docent-pipeline-") as scratch:
+        qa = QAPipeline.from_settings(settings.model_copy(update={"data_dir": Path(scratch)}))
+        try:
+            yield qa.query_pipeline
+        finally:
+            qa.close()

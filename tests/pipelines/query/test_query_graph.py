@@ -208,5 +208,7 @@ def test_docent_pipeline_shows_and_dumps_the_configured_pipeline(tmp_path):
     assert "classify.rag -> rewrite.query" in shown.stdout
     drawn = docent("--config", str(config), "pipeline", "show", "--mermaid", env=env)
     assert 'rewrite -- "query → query" --> search' in drawn.stdout
+    # Showing needs no data directory, and leaves none (a running server may hold one).
+    assert not (tmp_path / "data").exists()
     again = docent("--config", str(config), "pipeline", "dump", env=env)
     assert graph_of(yaml.safe_load(again.stdout)) == graph_of(data)
