@@ -84,8 +84,8 @@ class ModelRegistry:
     def advice(self, calls: list[dict[str, Any]]) -> str:
         """What to do when no model could answer, fitting the models that failed among
         `calls` (`ModelCall.to_dict()`s): endpoints to check that they run and can be
-        reached, or in-process models whose GGUF file llama.cpp must be able to load and
-        run; a fallback model in any case."""
+        reached, in-process llama.cpp models whose GGUF file it must be able to load and
+        run, or another provider's in-process models; a fallback model in any case."""
         outcomes = {
             c["model"]: c["outcome"]
             for c in calls
@@ -94,7 +94,8 @@ class ModelRegistry:
         models = self.settings.models
         failed = [n for n in sorted(outcomes) if n in models]
         endpoints = [n for n in failed if not models[n].in_process]
-        local = [n for n in failed if models[n].in_process]
+        local = [n for n in failed if models[n].in_process and models[n].provider == "llama_cpp"]
+        other = [n for n in failed if models[n].in_process and n not in local]
         steps = []
         if endpoints:
             step = (
@@ -110,6 +111,12 @@ class ModelRegistry:
                 f"{', '.join(f'models.{n}.model' for n in local)} is a GGUF file it can load "
                 "and that the request suits it (a JSON schema llama.cpp's grammar supports, a "
                 "prompt that fits its context window)"
+            )
+        for name in other:
+            steps.append(
+                f"{name} runs in this process with the provider {models[name].provider!r}: the "
+                "reason above is the provider's; check the model's settings against what that "
+                "provider's package documents"
             )
         if not steps:
             return "Add a fallback model to the configuration."

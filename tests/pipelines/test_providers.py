@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from haystack import component
 
-from components.errors import ConfigError
+from components.errors import AllModelsFailedError, ConfigError
 from pipelines.config import Settings, load_settings
 from pipelines.providers import (
     ModelRequest,
@@ -57,6 +57,18 @@ class SentencePicker:
         return {"replies": [best], "meta": [{**meta, "finish_reason": "stop"}]}
 
 
+@component
+class OutOfOrder:
+    """A model in this process that fails every call."""
+
+    def __init__(self, *, stop: list[str] | None = None) -> None:
+        self.stop = list(stop or [])
+
+    @component.output_types(replies=list[str], meta=list[dict[str, Any]])
+    def run(self, prompt: str, json_schema: Any = None, streaming_callback: Any = None) -> dict:
+        raise RuntimeError("the house model is out of order")
+
+
 def build_picker(request: ModelRequest) -> SentencePicker:
     return SentencePicker(stop=list(request.stop))
 
@@ -95,6 +107,24 @@ def test_a_provider_registered_by_a_module_answers_a_question(tmp_path, register
     assert answer(tmp_path, "picker") == "Orders ship from Rotterdam on weekdays."
     model = Settings.model_validate({"models": {"m": {"provider": "picker"}}}).models["m"]
     assert model.in_process and model.extractive
+
+
+def test_when_another_providers_model_fails_the_advice_names_that_provider(tmp_path, registered):
+    register_provider(
+        Provider(name="broken", build=lambda r: OutOfOrder(stop=list(r.stop)), in_process=True)
+    )
+    registered.append("broken")
+    settings = Settings.model_validate(
+        {"data_dir": str(tmp_path), "models": {"house": {"provider": "broken", "retries": 0}}}
+    )
+    qa = QAPipeline.from_settings(settings)
+    try:
+        with pytest.raises(AllModelsFailedError) as failed:
+            qa.complete(PROMPT)
+    finally:
+        qa.close()
+    said = str(failed.value)
+    assert "out of order" in said and "provider 'broken'" in said and "llama.cpp" not in said
 
 
 def test_an_installed_package_registers_through_its_entry_point(tmp_path, monkeypatch, registered):
