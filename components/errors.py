@@ -72,3 +72,9 @@ class AllModelsFailedError(GenerationError):
         super().__init__(f"no model could answer ({listed}). {advice}")
         self.reasons = reasons
         self.advice = advice
+
+
+class ModelsBusyError(AllModelsFailedError):
+    """No model answered and at least one was passed over because its places were all taken
+    and its waiting line full: the request may succeed if it is made again shortly (the
+    service answers 429 with Retry-After)."""

@@ -312,8 +312,9 @@ class ServiceSettings(BaseModel):
     the models may serve together (each model's `max_concurrency`); retrieval-only searches
     wait in another, ingest jobs in a third of at most `max_ingest_jobs`; one API key may
     hold at most `max_waiting_per_key` of a queue's places (default: half, rounded up), and
-    the keys' requests take turns. A request body may hold at most `max_body_kb`, an upload
-    `max_upload_mb` per file.
+    the keys' requests take turns. Each model's own line holds at most `max_waiting` answers
+    beyond its places: one more goes to the next model of its chain, or gets 429. A request
+    body may hold at most `max_body_kb`, an upload `max_upload_mb` per file.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -89,7 +89,7 @@ class ModelRegistry:
         outcomes = {
             c["model"]: c["outcome"]
             for c in calls
-            if c["outcome"] not in ("ok", "skipped", "weak_answer")
+            if c["outcome"] not in ("ok", "skipped", "weak_answer", "busy")
         }
         models = self.settings.models
         failed = [n for n in sorted(outcomes) if n in models]

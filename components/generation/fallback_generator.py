@@ -1,9 +1,10 @@
 """Call a chain of models until one gives a usable reply: retries, backoff, breakers, budget."""
 
+import contextlib
 import inspect
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -77,12 +78,17 @@ class Budget:
         return None
 
 
+class ModelBusy(Exception):
+    """A model's places are all taken and its waiting line is full."""
+
+
 @dataclass
 class ModelSlot:
     """A registered model as the chain uses it: its card, generator, retry policy, breaker, and
     how many calls it may serve at once (`max_concurrency`: more wait for a free place, so
     that requests on many threads never call it beyond that; an in-process model that is not
-    thread-safe keeps 1)."""
+    thread-safe keeps 1). At most `max_waiting` calls wait (None: any number); one more is
+    not made, and the chain goes on to its next model (`place`)."""
 
     card: ModelCard
     generator: Generator
@@ -90,7 +96,12 @@ class ModelSlot:
     backoff: float = 0.5
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     max_concurrency: int = 1
+    max_waiting: int | None = None
     places: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
+    waiting: int = field(init=False, default=0, compare=False)
+    _count_lock: threading.Lock = field(
+        init=False, repr=False, compare=False, default_factory=threading.Lock
+    )
     # Whether the generator can keep its reply to given spans (an endpoint cannot: its reply
     # is anchored after the fact); read once from its `run`'s signature.
     takes_spans: bool = field(init=False, repr=False, compare=False)
@@ -100,6 +111,31 @@ class ModelSlot:
             raise ValueError(f"max_concurrency must be at least 1 (got {self.max_concurrency})")
         self.places = threading.BoundedSemaphore(self.max_concurrency)
         self.takes_spans = "spans" in inspect.signature(self.generator.run).parameters
+
+    @contextlib.contextmanager
+    def place(self) -> Iterator[None]:
+        """Hold one of the model's places for a call: a free one at once, else wait for one.
+
+        Raises:
+            ModelBusy: every place is taken and `max_waiting` calls already wait.
+        """
+        if not self.places.acquire(blocking=False):
+            with self._count_lock:
+                if self.max_waiting is not None and self.waiting >= self.max_waiting:
+                    raise ModelBusy(
+                        f"all {self.max_concurrency} of its places are taken and "
+                        f"{self.waiting} calls already wait (service.max_waiting)"
+                    )
+                self.waiting += 1
+            try:
+                self.places.acquire()
+            finally:
+                with self._count_lock:
+                    self.waiting -= 1
+        try:
+            yield
+        finally:
+            self.places.release()
 
 
 @dataclass
@@ -131,8 +167,9 @@ class FallbackGenerator:
     HTTP 429 or 5xx, empty output, output that is not JSON of the requested schema) call it
     again up to `retries` times, waiting `backoff`, then twice as long, ... (or the server's
     Retry-After), at most `max_backoff` seconds. A model that still fails counts one failure on
-    its breaker and the next model takes over. Every attempt is recorded with its tokens,
-    seconds and cost.
+    its breaker and the next model takes over. A model whose places are all taken and whose
+    waiting line is full (`ModelSlot.max_waiting`) is passed over as "busy", which counts
+    nothing against it. Every attempt is recorded with its tokens, seconds and cost.
 
     Usage:
     ```python
@@ -214,6 +251,8 @@ class FallbackGenerator:
                 slot.breaker.record_success()
                 reply, value, meta = result
                 return ChainResult(reply, name, calls, value, meta)
+            if calls[-1].outcome == "busy":
+                continue  # a full line says nothing about the model's health
             slot.breaker.record_failure()
             logger.warning("model {model} failed; falling back", model=name)
         return ChainResult(None, None, calls)
@@ -246,7 +285,7 @@ class FallbackGenerator:
 
                 kwargs["streaming_callback"] = relay
             try:
-                with slot.places:
+                with slot.place():
                     # Waiting for a place is not the call's time.
                     started = time.perf_counter()
                     output = slot.generator.run(prompt=prompt, json_schema=json_schema, **kwargs)
@@ -257,6 +296,8 @@ class FallbackGenerator:
                 call.cost = slot.card.cost(call.prompt_tokens, call.completion_tokens)
                 reply = output["replies"][0] if output["replies"] else ""
                 value = _check(reply, json_schema)
+            except ModelBusy as e:
+                call.outcome, call.detail = "busy", str(e)
             except ModelCallError as e:
                 call.outcome, call.detail, retry_after = e.kind, e.detail, e.retry_after
             except ValueError as e:

@@ -7,7 +7,7 @@ from typing import Any
 
 from haystack import Document
 
-from components.errors import AllModelsFailedError
+from components.errors import AllModelsFailedError, ModelsBusyError
 from components.generation.cited_answer_builder import ABSTAIN, CitedAnswerBuilder
 from components.generation.extractive_answer_builder import ExtractiveAnswerBuilder
 from components.generation.fallback_generator import Budget, ChainResult, ModelCall
@@ -150,9 +150,7 @@ class Answering:
             if over_budget:
                 self.abstain(question, answer, "the request's budget is spent", kind="budget")
                 return
-            raise AllModelsFailedError(
-                failures or [r for _, r in plan.skipped], self.registry.advice(answer.models_tried)
-            )
+            raise self._no_model(failures or [r for _, r in plan.skipped], answer)
         score, model, check, (cited, value), draft = best
         answer.verification = {
             "score": round(score, 4),
@@ -284,13 +282,17 @@ class Answering:
                 on_event=relay,
             )
         if result.reply is None:
-            raise AllModelsFailedError(
-                result.reasons or [r for _, r in plan.skipped],
-                self.registry.advice(answer.models_tried),
-            )
+            raise self._no_model(result.reasons or [r for _, r in plan.skipped], answer)
         answer.model = result.model
         answer.answer = result.reply
         answer.data = result.value
+
+    def _no_model(self, reasons: list[str], answer: Answer) -> AllModelsFailedError:
+        """The error of a request no model answered: ModelsBusyError when a model was passed
+        over for its full waiting line (try again shortly), else what to check."""
+        if any(call["outcome"] == "busy" for call in answer.models_tried):
+            return ModelsBusyError(reasons, "Every model that could answer is busy; retry shortly.")
+        return AllModelsFailedError(reasons, self.registry.advice(answer.models_tried))
 
     def abstain(
         self,

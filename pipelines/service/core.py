@@ -18,7 +18,10 @@ at its bound waits there for a place. The in-process llama.cpp model serves one 
 run one after another, as before; endpoints serve several each. Each desk holds a bounded
 number of waiting requests, a bounded share of them per API key, and serves the keys in turn;
 one more is answered 429 with `Retry-After`. A request not answered within `request_timeout`
-seconds gets 504 (a queued one is dropped unrun, so nothing is answered twice). Bad input gets
+seconds gets 504 (a queued one is dropped unrun, so nothing is answered twice). Past its
+places, a model keeps a line of at most `max_waiting` calls of its own: one more goes on to the
+next model of the request's chain, and when no model is left, the request gets 429 with
+`Retry-After`. Bad input gets
 a 4xx that says why; a failure inside docent a 500 that names it, never a server path.
 """
 
@@ -34,7 +37,7 @@ from typing import Any
 
 from haystack import logging
 
-from components.errors import AllModelsFailedError, DocentError
+from components.errors import AllModelsFailedError, DocentError, ModelsBusyError
 from pipelines.config import ServiceSettings, Settings
 from pipelines.local_server import OPERATOR_TENANT_HEADER
 from pipelines.query.pipeline import QAPipeline
@@ -110,6 +113,10 @@ class Service:
             "ingest": desk("ingest", 1, service.max_ingest_jobs, nice=INGEST_NICE),
         }
         self.config = service
+        # Each model's line: beyond its places, at most max_waiting calls wait for it; one
+        # more goes to the next model of its chain, or is refused (429) when none is left.
+        for slot in pipeline.registry.chain.slots.values():
+            slot.max_waiting = service.max_waiting
         self._folders = _server_folders(settings.data_path, service.ingest_roots)
         self.sessions = SessionStore(settings.sessions_path)
         self.documents = DocumentLibrary(settings, pipeline.store, service.ingest_roots)
@@ -220,12 +227,17 @@ class Service:
             ) from None
         except Exception as e:  # noqa: BLE001  (every failure becomes a response; see failure)
             status, message = self.failure(e, desk)
-            raise HTTPException(status, message) from e
+            retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+            raise HTTPException(status, message, headers=retry) from e
 
     def failure(self, error: Exception, where: str) -> tuple[int, str]:
-        """The HTTP status and message of a failed call: 503 when no model could answer, 400
+        """The HTTP status and message of a failed call: 429 (counted) when every model that
+        could answer was busy, with its waiting line full; 503 when no model could answer, 400
         for docent's own errors, 500 (logged and counted) for anything else. Messages never
         name the server's folders."""
+        if isinstance(error, ModelsBusyError):
+            self.metrics.rejected.labels("model_busy").inc()
+            return 429, self.redact(str(error))
         if isinstance(error, AllModelsFailedError):
             return 503, self.redact(str(error))
         if isinstance(error, DocentError):

@@ -79,7 +79,8 @@ class ServiceMetrics:
         )
         self.rejected = Counter(
             "docent_rejected",
-            "Requests refused by back-pressure (429: queue_full, caller_share) or timed out (504)",
+            "Requests refused by back-pressure (429: queue_full, caller_share, model_busy) or "
+            "timed out (504)",
             ["reason"],
             registry=r,
         )

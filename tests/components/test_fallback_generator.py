@@ -5,6 +5,9 @@ against real HTTP servers with injected faults is tested in
 tests/pipelines/query/test_orchestration.py.
 """
 
+import threading
+import time
+
 import pytest
 
 from components.errors import ModelCallError
@@ -200,3 +203,50 @@ def test_an_interrupted_probe_frees_the_breaker_for_the_next_probe():
     odd.script = ["back"]
     result = fallback.run({"a": "p"})
     assert result.reply == "back", [c.detail for c in result.calls]
+
+
+class Held(Scripted):
+    """Answers once `release` is set; says when a call has started."""
+
+    def __init__(self, name):
+        super().__init__(name, "held reply")
+        self.started = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def run(self, prompt, json_schema=None):
+        self.started.release()
+        assert self.release.wait(10)
+        return super().run(prompt, json_schema)
+
+
+def test_a_model_with_a_full_line_is_passed_over_as_busy_without_blame():
+    held = Held("a")
+    fallback, _ = chain(held, Scripted("b", "from b"), threshold=1)
+    slot = fallback.slots["a"]
+    slot.max_waiting = 1
+    results = {}
+
+    def ask(key):
+        results[key] = fallback.run({"a": "p", "b": "p"})
+
+    first = threading.Thread(target=ask, args=("running",))
+    first.start()
+    assert held.started.acquire(timeout=10)  # the one place is taken
+    second = threading.Thread(target=ask, args=("waiting",))
+    second.start()
+    deadline = time.monotonic() + 10
+    while slot.waiting < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert slot.waiting == 1
+    # The line is full: the third goes to the next model at once, counting nothing against a.
+    third = fallback.run({"a": "p", "b": "p"})
+    assert (third.reply, third.model) == ("from b", "b")
+    assert [(c.model, c.outcome) for c in third.calls] == [("a", "busy"), ("b", "ok")]
+    assert "1 calls already wait" in third.calls[0].detail
+    assert slot.breaker.allow()
+    alone = fallback.run({"a": "p"})  # no other model: no reply, and why
+    assert alone.reply is None and [c.outcome for c in alone.calls] == ["busy"]
+    held.release.set()
+    first.join(10), second.join(10)
+    assert results["running"].model == results["waiting"].model == "a"
+    assert slot.waiting == 0 and held.calls == 2

@@ -165,3 +165,36 @@ def test_concurrent_turns_of_one_session_are_all_kept_in_order(handbook):
             turns = httpx.get(f"{base}/v1/sessions/{session}", timeout=30).json()["turns"]
             assert sorted(t["number"] for t in turns) == list(range(1, 9))
             assert {t["trace_id"] for t in turns} == {r.json()["trace_id"] for r in responses}
+
+
+def test_past_a_models_line_a_request_is_refused_429_and_nothing_is_lost(handbook):
+    from pipelines.config import Settings
+    from pipelines.query.pipeline import QAPipeline
+    from pipelines.service.app import create_app
+
+    with FaultProxy(unused_base_url(), delay=2.0) as proxy:
+        proxy.inject(REPLY)
+        # Five answers may run at once (1 + 4 places), but questions only go to "slow": one
+        # runs, two wait in its line (max_waiting 2), and the other two find it full.
+        config = Settings(
+            data_dir=handbook,
+            models={
+                "slow": endpoint_model(proxy.base_url, 1),
+                "other": endpoint_model(unused_base_url(), 4, name="other"),
+            },
+            routes={"question": {"models": ["slow"]}},
+        )
+        app = create_app(lambda: QAPipeline.from_settings(config), open_access=True, max_waiting=2)
+        with running_app(app) as base:
+            before = set(audit_trace_ids(handbook))
+            responses, _ = ask_at_once(base, 5)
+            codes = sorted(r.status_code for r in responses)
+            assert codes == [200, 200, 200, 429, 429], [r.text for r in responses]
+            for refused in (r for r in responses if r.status_code == 429):
+                assert refused.headers["Retry-After"] == "2"
+                assert "busy" in refused.json()["detail"]
+            assert proxy.peak == 1 and proxy.requests == 3
+            answered = {r.json()["trace_id"] for r in responses if r.status_code == 200}
+            assert set(audit_trace_ids(handbook)) - before == answered
+            metrics = httpx.get(f"{base}/metrics").text
+            assert 'docent_rejected_total{reason="model_busy"} 2.0' in metrics
