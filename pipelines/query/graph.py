@@ -12,6 +12,7 @@ docent's own components are not rebuilt from the YAML: they take their settings,
 models from the configuration, and the YAML only says where they sit.
 """
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ DOCENT_MODULES = ["components", "pipelines", "ingest"]
 CONFIGURED = ("classify", "search", "answer", "direct", "handoff", "reply")
 # The components that end a route, each with the request's Answer as its output `answer`.
 ENDS = ("answer", "direct", "handoff", "reply")
+# How Haystack refuses a class from a module off its allowlist.
+_REFUSED_MODULE = re.compile(r"deserialize a class from module '([^']+)'")
 # What QAPipeline gives every run.
 RUN_INPUTS = ("query", "tenant", "fallback_query", "turn")
 
@@ -96,10 +99,14 @@ def load(path: Path, parts: dict[str, Any], modules: list[str]) -> Pipeline:
             data, components=reuse, allowed_modules=[*DOCENT_MODULES, *modules]
         )
     except Exception as e:  # Haystack raises several kinds for a bad file; all are the file's
-        hint = ""
-        if "not allowed" in str(e) or "allowlist" in str(e).lower():
-            hint = "; add the component's module to query.modules in the configuration"
-        raise ConfigError(f"{where}: {e}{hint}") from e
+        refused = _REFUSED_MODULE.search(str(e))
+        if refused:
+            raise ConfigError(
+                f"{where}: a component comes from the module {refused[1]!r}, which docent does "
+                f"not import unless the configuration allows it: add {refused[1]!r} to "
+                "query.modules"
+            ) from e
+        raise ConfigError(f"{where}: {e}") from e
     check(pipe, where)
     return pipe
 

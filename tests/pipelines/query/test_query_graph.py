@@ -126,7 +126,7 @@ def test_a_run_that_ends_before_any_route_answers_is_an_error_not_an_empty_answe
         (
             lambda d: insert(d, "f", "SourceFilter", {"exclude": "x"}, {}),
             (),
-            "query.modules",
+            f"add '{USER}' to query.modules",
         ),
         (
             lambda d: d["components"]["search"].update(type=f"{USER}.SourceFilter"),
