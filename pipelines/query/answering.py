@@ -166,7 +166,7 @@ class Answering:
         if not (check["supported"] and cited.meta["supported"]):
             answer.model = model
             if "extractive" in check:
-                why = refusal(check["extractive"], self.settings.verification.max_forced)
+                why = refusal(check["extractive"], self._extract)
             else:
                 why = f"the best answer scored {score:.2f} in verification"
             if not cited.meta["supported"] and "extractive" not in check:

@@ -197,8 +197,9 @@ def describe(pipe: Pipeline, source: str) -> str:
     lines += ["", "connections:"]
     lines += [f"  {edge['sender']} -> {edge['receiver']}" for edge in data["connections"]]
     lines += ["", "run inputs:"]
+    unconnected = pipe.inputs()
     for given in RUN_INPUTS:
-        takers = [f"{name}.{given}" for name, sockets in pipe.inputs().items() if given in sockets]
+        takers = [f"{name}.{given}" for name, sockets in unconnected.items() if given in sockets]
         lines.append(f"  {given} -> {', '.join(takers) or '(unused)'}")
     ends = ", ".join(f"{end}.answer" for end in ENDS)
     lines += ["", f"result: the Answer of the route's end ({ends})"]

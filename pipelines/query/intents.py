@@ -19,14 +19,6 @@ if TYPE_CHECKING:
 
 OUT_OF_SCOPE = "out_of_scope"
 REFUSAL = "Sorry, I can only help with questions about our products and services."
-# The branches of the query pipeline, by route type.
-BRANCHES = {
-    "rag": "rag",
-    "direct": "direct",
-    "handoff": "handoff",
-    "reply": "reply",
-    "refuse": "reply",
-}
 
 
 @component
@@ -59,7 +51,8 @@ class IntentRoute(Configured):
         )
         route = self.settings.routes.get(intent) or RouteSettings(type="refuse", message=REFUSAL)
         turn.route, answer.route = route, route.type
-        return {BRANCHES[route.type]: query}
+        # A refusal is a reply with the route's message: both end at `reply`.
+        return {"reply" if route.type == "refuse" else route.type: query}
 
 
 def classify(

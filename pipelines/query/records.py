@@ -29,19 +29,21 @@ def extracted(cited: Any) -> dict[str, Any]:
     }
 
 
-def refusal(check: dict[str, Any], max_forced: float) -> str:
-    """Why an extractive model's reply was not shown, from its check (see `extracted`)."""
+def refusal(check: dict[str, Any], builder: Any) -> str:
+    """Why an extractive model's reply was not shown, from its check (see `extracted`) and
+    the thresholds of the `ExtractiveAnswerBuilder` that made it."""
     refused = check.get("refused")
     if refused == "forced":
         return (
             "the model wanted to write something other than a span of the selected sentences "
             f"(forced {check['forced']:.2f} from its own choice; verification.max_forced is "
-            f"{max_forced})"
+            f"{builder.max_forced})"
         )
     if refused == "uncovered":
         return (
             "the model's span comes from a sentence that holds too little of the question "
-            f"({check['coverage']:.0%} of its content words; at least half is needed)"
+            f"({check['coverage']:.0%} of its content words; {builder.min_coverage:.0%} is "
+            "needed)"
         )
     if refused == "restates":
         return "the model's span adds no content word to those of the question"
